@@ -1,0 +1,59 @@
+# scratchrig: `make` builds the VMM and the guest; `make test` runs every suite.
+BUILD := build
+CC ?= cc
+WARN := -Wall -Wextra -Werror
+CFLAGS_VMM := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# The guest runs on bare metal: no libc, no red zone, no SSE, no PIE.
+CFLAGS_GUEST := -std=gnu11 -O2 $(WARN) -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
+	-fcf-protection=none -mno-red-zone -mgeneral-regs-only -mcmodel=small -Ivmm
+LDFLAGS_GUEST := -nostdlib -static -no-pie -Wl,-T,guest/guest.ld -Wl,--build-id=none \
+	-Wl,-z,noexecstack -Wl,-z,max-page-size=0x1000
+
+VMM_SRC := $(wildcard vmm/*.c)
+VMM_HDR := $(wildcard vmm/*.h)
+GUEST_SRC := guest/entry.S guest/main.c
+# The pure parts, linked into the unit tests.
+PURE_SRC := vmm/layout.c vmm/options.c vmm/loader.c vmm/report.c vmm/kvm.c
+
+.PHONY: all run test test-asan unit clean
+all: $(BUILD)/vmm $(BUILD)/guest.elf
+
+$(BUILD)/vmm: $(VMM_SRC) $(VMM_HDR) | $(BUILD)
+	$(CC) $(CFLAGS_VMM) -o $@ $(VMM_SRC)
+
+$(BUILD)/guest.elf: $(GUEST_SRC) guest/guest.ld vmm/abi.h | $(BUILD)
+	$(CC) $(CFLAGS_GUEST) $(LDFLAGS_GUEST) -o $@ $(GUEST_SRC)
+
+$(BUILD)/asan/vmm: $(VMM_SRC) $(VMM_HDR) | $(BUILD)
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS_VMM) $(SAN_FLAGS) -o $@ $(VMM_SRC)
+
+$(BUILD)/asan/guest.elf: $(BUILD)/guest.elf
+	mkdir -p $(@D)
+	cp $< $@
+
+$(BUILD)/unit-tests: tests/unit/unit_tests.c $(PURE_SRC) $(VMM_HDR) | $(BUILD)
+	$(CC) $(CFLAGS_VMM) $(UNIT_FLAGS) -Ivmm -o $@ tests/unit/unit_tests.c $(PURE_SRC)
+
+$(BUILD):
+	mkdir -p $@
+
+run: all
+	$(BUILD)/vmm
+
+unit: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests
+
+test: all $(BUILD)/unit-tests
+	tests/run-all $(BUILD)/vmm $(BUILD)/unit-tests
+
+test-asan: $(BUILD)/asan/vmm $(BUILD)/asan/guest.elf
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan-unit UNIT_FLAGS="$(SAN_FLAGS)" $(BUILD)/asan-unit/unit-tests
+	tests/run-all $(BUILD)/asan/vmm $(BUILD)/asan-unit/unit-tests
+
+clean:
+	rm -rf $(BUILD)
+
+-include images/images.mk
+-include ci/ci.mk

@@ -1,0 +1,81 @@
+/* The guest ABI: the one contract between vmm/ and guest/. Both sides include
+ * this file; nothing here may depend on libc. */
+#ifndef SCRATCHRIG_ABI_H
+#define SCRATCHRIG_ABI_H
+
+#include <stdint.h>
+
+/* I/O ports. The console is COM1's data port so that a stray serial driver
+ * would still print; the exit port follows kvm-unit-tests (outl to 0xf4). */
+#define SR_PORT_CONSOLE 0x3F8
+#define SR_PORT_RESULT 0xF0 /* outl: guest-physical address of a struct sr_result */
+#define SR_PORT_EXIT 0xF4   /* outl: final status, SR_STATUS_* */
+
+#define SR_STATUS_OK 0
+#define SR_STATUS_FAIL 1
+
+/* Low region: everything the VMM puts below scratch. */
+#define SR_GDT_GPA 0x1000ULL
+#define SR_IDT_GPA 0x2000ULL
+#define SR_BOOT_INFO_GPA 0x3000ULL
+#define SR_STACK_TOP_GPA 0x100000ULL /* stack grows down from here... */
+#define SR_STACK_BOTTOM_GPA 0x80000ULL /* ...to here */
+#define SR_IMAGE_GPA 0x100000ULL     /* the guest ELF links here */
+#define SR_IMAGE_END_GPA 0x200000ULL
+#define SR_PAGE_TABLES_GPA 0x200000ULL
+#define SR_LOW_END_GPA 0x400000ULL /* low region is [0, SR_LOW_END_GPA) */
+
+#define SR_PAGE_SIZE 0x1000ULL
+
+/* In-kernel irqchip MMIO windows the guest must reach when the irqchip is on. */
+#define SR_LAPIC_GPA 0xFEE00000ULL
+#define SR_IOAPIC_GPA 0xFEC00000ULL
+
+#define SR_BOOT_MAGIC 0x5343524154434852ULL /* "RHCTARCS": scratchrig */
+#define SR_BOOT_VERSION 1
+#define SR_MAX_HOLES 16
+
+/* Boot flags. */
+#define SR_BOOT_TOUCH_ALL (1u << 0)   /* write and verify every scratch page */
+#define SR_BOOT_APIC_CHECK (1u << 1)  /* read the LAPIC version through MMIO */
+#define SR_BOOT_APIC_SHADOWED (1u << 2) /* scratch RAM covers the LAPIC page */
+
+struct sr_hole {
+	uint64_t base;
+	uint64_t size;
+};
+
+/* Passed by guest-physical pointer in RDI. */
+struct sr_boot_info {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t flags;
+	uint64_t scratch_base;
+	uint64_t scratch_size;
+	uint32_t hole_count; /* holes inside scratch, sorted, never touched */
+	uint32_t reserved0;
+	struct sr_hole holes[SR_MAX_HOLES];
+};
+
+/* Structured messages from guest to VMM over SR_PORT_RESULT. */
+enum sr_result_kind {
+	SR_RESULT_PAGES = 1,      /* a: pages checked, b: mismatches, c: first bad GPA */
+	SR_RESULT_LAPIC = 2,      /* a: LAPIC version register */
+	SR_RESULT_LAPIC_SKIPPED = 3, /* a: SR_BOOT_* flag that made the guest skip */
+};
+
+struct sr_result {
+	uint32_t kind;
+	uint32_t reserved0;
+	uint64_t a, b, c;
+};
+
+/* The value the guest writes at the start of each scratch page. Derived from
+ * the address so that two guest pages aliasing one host page, or a slot at a
+ * wrong host offset, read back wrong. The VMM recomputes it on the host side. */
+static inline uint64_t sr_page_pattern(uint64_t gpa)
+{
+	return (gpa * 0x9E3779B97F4A7C15ULL) ^ 0x5CA7C4C0FFEE0000ULL;
+}
+
+#endif

@@ -1,0 +1,424 @@
+/* scratchrig VMM: one function per step of a run, in the order of the
+ * affected VMM (create VM, irqchip, vCPU, low region, then scratch). */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "exit_codes.h"
+#include "kvm.h"
+#include "layout.h"
+#include "loader.h"
+#include "options.h"
+#include "report.h"
+#include "run.h"
+
+#define LOW_SLOT_ID 0
+#define FIRST_PLACEHOLDER_SLOT_ID 1
+#define FIRST_SCRATCH_SLOT_ID (FIRST_PLACEHOLDER_SLOT_ID + SR_MAX_HOLES)
+#define MAX_SPLIT_ATTEMPTS 8
+
+static const char LAPIC_WINDOW[] = "LAPIC MMIO page (kept out of scratch with --irqchip on)";
+static const char IOAPIC_WINDOW[] = "IOAPIC MMIO page (kept out of scratch with --irqchip on)";
+static const char PLACEHOLDER[] = "--reserve placeholder";
+
+static void *map_anonymous(uint64_t size, const char *what)
+{
+	/* NORESERVE: scratch costs address space, not memory, until touched. */
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	if (p == MAP_FAILED)
+		sr_die(SR_EXIT_HOST, "cannot map %llu bytes of host memory for %s: %s",
+		       (unsigned long long)size, what, strerror(errno));
+	return p;
+}
+
+/* The in-kernel devices' MMIO pages, and everything that must stay free of
+ * scratch RAM that is known before any ioctl: those plus the placeholders. */
+static void known_reserved(const struct sr_options *opt, struct sr_ranges *devices,
+			   struct sr_ranges *known)
+{
+	*devices = (struct sr_ranges){0};
+	if (opt->irqchip) {
+		sr_ranges_add(devices, SR_LAPIC_GPA, SR_PAGE_SIZE, LAPIC_WINDOW);
+		sr_ranges_add(devices, SR_IOAPIC_GPA, SR_PAGE_SIZE, IOAPIC_WINDOW);
+	}
+	*known = opt->reserve;
+	for (unsigned i = 0; i < devices->count; i++)
+		sr_ranges_add(known, devices->r[i].base, devices->r[i].size, devices->r[i].what);
+}
+
+/* --layout check: refuse before any ioctl. */
+static void refuse_if_covered(const struct sr_options *opt, const struct sr_ranges *known)
+{
+	uint64_t base = sr_scratch_base(opt->top, opt->scratch_size);
+	const struct sr_range *hit = sr_ranges_first_overlap(known, base, opt->scratch_size);
+
+	if (hit == NULL)
+		return;
+	sr_die(SR_EXIT_CONFLICT,
+	       "--layout check: scratch [0x%llx-0x%llx] (size 0x%llx) would cover [0x%llx-0x%llx], "
+	       "the %s; the largest scratch that fits below 0x%llx is 0x%llx (or use --layout split)",
+	       (unsigned long long)base, (unsigned long long)opt->top,
+	       (unsigned long long)opt->scratch_size, (unsigned long long)hit->base,
+	       (unsigned long long)sr_range_end(hit), hit->what, (unsigned long long)opt->top,
+	       (unsigned long long)sr_largest_fitting_size(opt->top, known));
+}
+
+static const char *default_guest_path(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - sizeof("guest.elf") - 1);
+	char *slash;
+
+	if (n <= 0)
+		return "guest.elf";
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	strcpy(slash ? slash + 1 : path, "guest.elf");
+	return path;
+}
+
+/* Placeholders stand in for hypervisor-private slots while scratch is mapped. */
+static void register_placeholders(struct sr_vm *vm, const struct sr_options *opt)
+{
+	for (unsigned i = 0; i < opt->reserve.count; i++) {
+		const struct sr_range *r = &opt->reserve.r[i];
+		sr_set_slot_or_die(vm, FIRST_PLACEHOLDER_SLOT_ID + i, r->base, r->size,
+				   map_anonymous(r->size, PLACEHOLDER), PLACEHOLDER);
+		sr_info("slot %2u [0x%011llx-0x%011llx] size 0x%llx: %s", FIRST_PLACEHOLDER_SLOT_ID + i,
+			(unsigned long long)r->base, (unsigned long long)sr_range_end(r),
+			(unsigned long long)r->size, PLACEHOLDER);
+	}
+}
+
+/* Removed once scratch is in place, so that a placeholder over the LAPIC page
+ * does not hide the in-kernel LAPIC: the guest then reaches its APIC there,
+ * as it does through the real APIC-access page. */
+static void remove_placeholders(struct sr_vm *vm, const struct sr_options *opt)
+{
+	for (unsigned i = 0; i < opt->reserve.count; i++)
+		sr_delete_slot(vm, FIRST_PLACEHOLDER_SLOT_ID + i);
+}
+
+/* Label ranges that KVM refused, naming a placeholder when it was one. */
+static void label_found(struct sr_ranges *found, const struct sr_options *opt)
+{
+	for (unsigned i = 0; i < found->count; i++) {
+		struct sr_range *r = &found->r[i];
+		bool emulated = sr_ranges_first_overlap(&opt->reserve, r->base, r->size) != NULL;
+		r->what = emulated ? PLACEHOLDER : sr_reserved_range_name(r->base, r->size);
+	}
+}
+
+static void print_found(const struct sr_ranges *found, const struct sr_options *opt, uint64_t lo)
+{
+	printf("probe: [0x%llx-0x%llx] irqchip %s: %u reserved range%s\n", (unsigned long long)lo,
+	       (unsigned long long)opt->top, opt->irqchip ? "on" : "off", found->count,
+	       found->count == 1 ? "" : "s");
+	for (unsigned i = 0; i < found->count; i++) {
+		const struct sr_range *r = &found->r[i];
+		printf("reserved 0x%llx-0x%llx size 0x%llx %s\n", (unsigned long long)r->base,
+		       (unsigned long long)sr_range_end(r), (unsigned long long)r->size, r->what);
+	}
+}
+
+/* --probe: every range KVM refuses between the low region and the top. */
+static void probe_and_exit(struct sr_vm *vm, const struct sr_options *opt)
+{
+	uint64_t size = opt->top + 1 - SR_LOW_END_GPA;
+	void *host = map_anonymous(size, "the probe");
+	struct sr_ranges found = {0};
+	unsigned ioctls = sr_probe_reserved(vm, SR_LOW_END_GPA, size, host, &found);
+
+	label_found(&found, opt);
+	sr_info("probe took %u KVM_SET_USER_MEMORY_REGION calls", ioctls);
+	print_found(&found, opt, SR_LOW_END_GPA);
+	exit(SR_EXIT_OK);
+}
+
+static void conflict(const struct sr_options *opt, const struct sr_slot *slot,
+		     const struct sr_ranges *found)
+{
+	const struct sr_range *hit = sr_ranges_first_overlap(found, slot->gpa, slot->size);
+	bool apic = hit && sr_overlaps(hit->base, hit->size, SR_LAPIC_GPA, SR_PAGE_SIZE);
+
+	if (hit == NULL)
+		sr_die(SR_EXIT_HOST,
+		       "KVM_SET_USER_MEMORY_REGION refused scratch slot %u [0x%llx-0x%llx] with EEXIST, "
+		       "but probing found no reserved range there",
+		       slot->id, (unsigned long long)slot->gpa,
+		       (unsigned long long)(slot->gpa + slot->size - 1));
+	sr_say("KVM_SET_USER_MEMORY_REGION refused scratch slot %u [0x%llx-0x%llx] (EEXIST): it overlaps "
+	       "[0x%llx-0x%llx], %s%s",
+	       slot->id, (unsigned long long)slot->gpa, (unsigned long long)(slot->gpa + slot->size - 1),
+	       (unsigned long long)hit->base, (unsigned long long)sr_range_end(hit), hit->what,
+	       apic && hit->what == PLACEHOLDER ? " standing in for the KVM APIC-access page" : "");
+	if (apic)
+		sr_say("KVM keeps that page as a private memslot when it virtualizes APIC accesses "
+		       "(Intel flexpriority/APICv, AMD AVIC) with the in-kernel irqchip");
+	sr_die(SR_EXIT_CONFLICT,
+	       "ways out: --layout split (scratch slots around the reserved range), or --scratch-size "
+	       "0x%llx or less with --layout %s",
+	       (unsigned long long)sr_largest_fitting_size(opt->top, found),
+	       opt->layout == SR_LAYOUT_CHECK ? "check" : "single");
+}
+
+static void delete_scratch_slots(struct sr_vm *vm, const struct sr_scratch *s, unsigned count)
+{
+	for (unsigned i = 0; i < count; i++)
+		sr_delete_slot(vm, s->slots[i].id);
+}
+
+/* Register scratch per --layout. Under split, a slot KVM refuses is probed
+ * and the layout redone around what the probe found. */
+static void map_scratch(struct sr_vm *vm, const struct sr_options *opt, const struct sr_ranges *known,
+			const struct sr_ranges *devices, uint8_t *host, struct sr_scratch *s)
+{
+	bool split = opt->layout == SR_LAYOUT_SPLIT;
+	struct sr_ranges avoid = *known;
+
+	for (int attempt = 0; attempt < MAX_SPLIT_ATTEMPTS; attempt++) {
+		struct sr_ranges found = {0};
+		unsigned i;
+		int err = 0;
+
+		if (!sr_scratch_layout(s, opt->top, opt->scratch_size, split, &avoid, devices,
+				       FIRST_SCRATCH_SLOT_ID))
+			sr_die(SR_EXIT_CONFLICT, "scratch would need more than %d holes", SR_MAX_HOLES);
+		for (i = 0; i < s->slot_count; i++) {
+			const struct sr_slot *slot = &s->slots[i];
+			err = sr_set_slot(vm, slot->id, slot->gpa, slot->size, host + slot->host_offset);
+			if (err)
+				break;
+		}
+		if (err == 0)
+			return;
+		if (err != EEXIST)
+			sr_die(SR_EXIT_HOST, "KVM_SET_USER_MEMORY_REGION for scratch slot %u [0x%llx-0x%llx]: %s",
+			       s->slots[i].id, (unsigned long long)s->slots[i].gpa,
+			       (unsigned long long)(s->slots[i].gpa + s->slots[i].size - 1), strerror(err));
+		sr_probe_reserved(vm, s->slots[i].gpa, s->slots[i].size, host + s->slots[i].host_offset,
+				  &found);
+		label_found(&found, opt);
+		if (!split || found.count == 0)
+			conflict(opt, &s->slots[i], &found);
+		delete_scratch_slots(vm, s, i);
+		for (unsigned f = 0; f < found.count; f++) {
+			sr_info("probe: KVM refuses [0x%llx-0x%llx], %s: leaving it out of scratch",
+				(unsigned long long)found.r[f].base,
+				(unsigned long long)sr_range_end(&found.r[f]), found.r[f].what);
+			if (!sr_ranges_add(&avoid, found.r[f].base, found.r[f].size, found.r[f].what))
+				sr_die(SR_EXIT_CONFLICT, "too many reserved ranges inside scratch");
+		}
+	}
+	sr_die(SR_EXIT_HOST, "KVM kept refusing scratch slots after %d probes", MAX_SPLIT_ATTEMPTS);
+}
+
+static void print_memory_map(const struct sr_scratch *s)
+{
+	sr_info("slot %2u [0x%011llx-0x%011llx] size 0x%llx host +0x0: low region (image, page "
+		"tables, GDT, stack, boot info)",
+		LOW_SLOT_ID, 0ULL, SR_LOW_END_GPA - 1, SR_LOW_END_GPA);
+	for (unsigned i = 0, h = 0; i < s->slot_count || h < s->holes.count;) {
+		bool hole_first = h < s->holes.count &&
+				  (i == s->slot_count || s->holes.r[h].base < s->slots[i].gpa);
+		if (hole_first) {
+			const struct sr_range *r = &s->holes.r[h++];
+			sr_info("hole    [0x%011llx-0x%011llx] size 0x%llx: %s", (unsigned long long)r->base,
+				(unsigned long long)sr_range_end(r), (unsigned long long)r->size, r->what);
+		} else {
+			const struct sr_slot *sl = &s->slots[i++];
+			sr_info("slot %2u [0x%011llx-0x%011llx] size 0x%llx host +0x%llx: scratch", sl->id,
+				(unsigned long long)sl->gpa, (unsigned long long)(sl->gpa + sl->size - 1),
+				(unsigned long long)sl->size, (unsigned long long)sl->host_offset);
+		}
+	}
+}
+
+static uint32_t boot_flags(const struct sr_options *opt, const struct sr_scratch *s, bool *shadowed)
+{
+	uint32_t flags = opt->touch_all ? SR_BOOT_TOUCH_ALL : 0;
+
+	/* Scratch RAM over the LAPIC page hides the APIC from the guest. */
+	*shadowed = opt->irqchip && sr_overlaps(s->base, s->size, SR_LAPIC_GPA, SR_PAGE_SIZE) &&
+		    sr_ranges_first_overlap(&s->holes, SR_LAPIC_GPA, SR_PAGE_SIZE) == NULL;
+	if (opt->apic_check)
+		flags |= SR_BOOT_APIC_CHECK;
+	if (*shadowed) {
+		flags |= SR_BOOT_APIC_SHADOWED;
+		sr_info("warning: scratch RAM covers the guest's LAPIC page 0x%llx, so the guest cannot "
+			"reach its APIC (use --layout split)",
+			SR_LAPIC_GPA);
+	}
+	if (opt->irqchip && sr_overlaps(s->base, s->size, SR_IOAPIC_GPA, SR_PAGE_SIZE) &&
+	    sr_ranges_first_overlap(&s->holes, SR_IOAPIC_GPA, SR_PAGE_SIZE) == NULL)
+		sr_info("warning: scratch RAM covers the IOAPIC page 0x%llx, so the guest cannot reach "
+			"its IOAPIC (use --layout split)",
+			SR_IOAPIC_GPA);
+	return flags;
+}
+
+static void write_boot_info(uint8_t *low, uint32_t flags, const struct sr_scratch *s)
+{
+	struct sr_boot_info *bi = (struct sr_boot_info *)(low + SR_BOOT_INFO_GPA);
+
+	*bi = (struct sr_boot_info){
+		.magic = SR_BOOT_MAGIC,
+		.version = SR_BOOT_VERSION,
+		.flags = flags,
+		.scratch_base = s->base,
+		.scratch_size = s->size,
+		.hole_count = s->untouched.count,
+	};
+	for (unsigned i = 0; i < s->untouched.count; i++)
+		bi->holes[i] = (struct sr_hole){s->untouched.r[i].base, s->untouched.r[i].size};
+}
+
+/* The host's own look at what the guest wrote: every scratch page must hold
+ * its pattern at the right offset of the one contiguous mapping. */
+static uint64_t host_mismatches(const struct sr_scratch *s, const uint8_t *host, uint64_t *first_bad)
+{
+	uint64_t bad = 0, gpa = s->base;
+
+	for (unsigned h = 0; h <= s->untouched.count; h++) {
+		uint64_t end = h < s->untouched.count ? s->untouched.r[h].base : s->top + 1;
+		for (; gpa < end; gpa += SR_PAGE_SIZE) {
+			uint64_t word;
+			memcpy(&word, host + (gpa - s->base), sizeof(word));
+			if (word != sr_page_pattern(gpa) && bad++ == 0)
+				*first_bad = gpa;
+		}
+		if (h < s->untouched.count)
+			gpa = sr_range_end(&s->untouched.r[h]) + 1;
+	}
+	return bad;
+}
+
+/* A LAPIC version register: version 0x1X (integrated APIC), 3..7 LVT entries. */
+static bool lapic_version_plausible(uint32_t v)
+{
+	uint32_t version = v & 0xff, max_lvt = (v >> 16) & 0xff;
+	return version >= 0x10 && version <= 0x1f && max_lvt >= 2 && max_lvt <= 7;
+}
+
+/* The verdict: what happened, and what the guest said, to one exit code. */
+static int judge(const struct sr_options *opt, const struct sr_outcome *out, const struct sr_scratch *s,
+		 const uint8_t *host, bool apic_shadowed)
+{
+	uint64_t expected = sr_scratch_tested_pages(s), first_bad = 0, bad;
+
+	switch (out->end) {
+	case SR_RUN_TIMEOUT:
+		sr_die(SR_EXIT_TIMEOUT, "the guest was still running after %u s (--timeout); stopped it",
+		       opt->timeout_s);
+	case SR_RUN_SIGNAL:
+		sr_die(SR_EXIT_INTERRUPTED, "interrupted by %s; stopped the guest", strsignal(out->signal));
+	case SR_RUN_CRASH:
+		sr_die(SR_EXIT_CRASH, "%s", out->why);
+	case SR_RUN_EXITED:
+		break;
+	}
+	if (out->status != SR_STATUS_OK) {
+		if (out->have_pages && out->mismatches)
+			sr_die(SR_EXIT_GUEST_FAIL,
+			       "the guest reported %llu of %llu scratch pages read back wrong, first at 0x%llx",
+			       (unsigned long long)out->mismatches, (unsigned long long)out->pages,
+			       (unsigned long long)out->first_bad_gpa);
+		sr_die(SR_EXIT_GUEST_FAIL, "the guest reported failure (status %u)", out->status);
+	}
+	if (!out->hello_seen)
+		sr_die(SR_EXIT_GUEST_FAIL, "the guest reported success but never printed \"hello, world!\"");
+	if (opt->touch_all) {
+		if (!out->have_pages || out->pages != expected || out->mismatches != 0)
+			sr_die(SR_EXIT_GUEST_FAIL,
+			       "the guest reported success but checked %llu of %llu scratch pages",
+			       out->have_pages ? (unsigned long long)out->pages : 0ULL,
+			       (unsigned long long)expected);
+		bad = host_mismatches(s, host, &first_bad);
+		if (bad)
+			sr_die(SR_EXIT_GUEST_FAIL,
+			       "the guest reported success but the host finds %llu scratch pages without "
+			       "their pattern, first at 0x%llx",
+			       (unsigned long long)bad, (unsigned long long)first_bad);
+		sr_info("host: all %llu scratch pages hold their pattern at their offset",
+			(unsigned long long)expected);
+	}
+	if (opt->apic_check && !apic_shadowed) {
+		if (!out->have_lapic)
+			sr_die(SR_EXIT_GUEST_FAIL, "the guest reported success but no LAPIC version");
+		if (!lapic_version_plausible(out->lapic_version))
+			sr_die(SR_EXIT_GUEST_FAIL,
+			       "the guest read its LAPIC version at 0x%llx as 0x%08x, not a LAPIC: the page "
+			       "is not the in-kernel APIC here (use --apic-check off where the APIC is not "
+			       "emulated)",
+			       SR_LAPIC_GPA + 0x30, out->lapic_version);
+	}
+	return SR_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct sr_options opt;
+	struct sr_ranges known, devices;
+	struct sr_scratch scratch;
+	struct sr_outcome outcome;
+	struct sr_vm vm;
+	char err[512];
+	const char *guest_path, *why;
+	void *image = NULL;
+	size_t image_size = 0;
+	uint64_t entry = 0;
+	uint8_t *low, *scratch_host;
+	bool apic_shadowed;
+
+	switch (sr_parse_options(&opt, argc, argv, err, sizeof(err))) {
+	case SR_PARSE_HELP:
+		sr_print_usage(stdout);
+		return SR_EXIT_OK;
+	case SR_PARSE_ERROR:
+		sr_die(SR_EXIT_USAGE, "%s", err);
+	case SR_PARSE_OK:
+		break;
+	}
+	sr_verbose = opt.verbose;
+	known_reserved(&opt, &devices, &known);
+	if (!opt.probe && opt.layout == SR_LAYOUT_CHECK)
+		refuse_if_covered(&opt, &known);
+
+	if (!opt.probe) {
+		guest_path = opt.guest_path ? opt.guest_path : default_guest_path();
+		image = sr_read_image(guest_path, &image_size);
+		if ((why = sr_elf_validate(image, image_size, &entry)) != NULL)
+			sr_die(SR_EXIT_USAGE, "guest image %s: %s", guest_path, why);
+	}
+
+	sr_vm_create(&vm, opt.kvm_device, opt.irqchip);
+	if (opt.top >> vm.phys_bits)
+		sr_die(SR_EXIT_USAGE, "--gpa-top 0x%llx: beyond this host's %u-bit guest-physical space",
+		       (unsigned long long)opt.top, vm.phys_bits);
+	low = map_anonymous(SR_LOW_END_GPA, "the low region");
+	sr_set_slot_or_die(&vm, LOW_SLOT_ID, 0, SR_LOW_END_GPA, low, "the low region");
+	register_placeholders(&vm, &opt);
+	if (opt.probe)
+		probe_and_exit(&vm, &opt);
+
+	scratch_host = map_anonymous(opt.scratch_size, "scratch");
+	map_scratch(&vm, &opt, &known, &devices, scratch_host, &scratch);
+	remove_placeholders(&vm, &opt);
+	print_memory_map(&scratch);
+
+	write_boot_info(low, boot_flags(&opt, &scratch, &apic_shadowed), &scratch);
+	sr_build_page_tables(low, opt.top + 1, vm.gb_pages);
+	sr_elf_load(image, low);
+	free(image);
+	sr_enter_long_mode(&vm, low, entry);
+
+	sr_run(&vm, low, opt.timeout_s, &outcome);
+	return judge(&opt, &outcome, &scratch, scratch_host, apic_shadowed);
+}

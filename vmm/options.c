@@ -1,0 +1,295 @@
+#include "options.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exit_codes.h"
+
+void sr_print_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vmm [options]\n"
+		"Boot the scratchrig guest with a scratch region at the top of guest-physical space.\n"
+		"\n"
+		"  --scratch-size SIZE   scratch bytes: hex 0x..., decimal, or K/M/G/T suffix (binary);\n"
+		"                        a non-zero multiple of 4 KiB (default 0x48000)\n"
+		"  --layout L            single: one KVM slot (reproduces the bug)\n"
+		"                        split:  slots around every reserved range (the fix; default)\n"
+		"                        check:  refuse, before any ioctl, a scratch over a reserved range\n"
+		"  --gpa-top T           last scratch byte: 32 (0xffffffff, default), 36 (0xfffffffff),\n"
+		"                        or an address such as 0xfedfffff\n"
+		"  --irqchip on|off      create KVM's in-kernel irqchip (default on); when on, the LAPIC\n"
+		"                        page 0xfee00000 and IOAPIC page 0xfec00000 stay out of scratch\n"
+		"  --apic-check on|off   guest reads its LAPIC version through MMIO (default: on with irqchip)\n"
+		"  --reserve GPA:SIZE    register a placeholder slot standing in for a hypervisor-private\n"
+		"                        one before scratch is mapped (repeatable)\n"
+		"  --emulate-apic-page   same as --reserve 0xfee00000:0x1000\n"
+		"  --touch all|none      guest writes and verifies every scratch page (default all)\n"
+		"  --timeout SECONDS     stop a guest still running after this long (default 30)\n"
+		"  --probe               print the ranges KVM refuses between 0x400000 and the top, exit 0\n"
+		"  --guest PATH          guest ELF (default: guest.elf beside this program)\n"
+		"  --kvm-device PATH     KVM device (default /dev/kvm, or $" SR_KVM_DEVICE_ENV ")\n"
+		"  -v, --verbose         print the memory map and the guest's results to stderr\n"
+		"  -h, --help            show this help\n"
+		"\n"
+		"exit codes:\n");
+#define SR_EXIT_HELP(name, code, text) fprintf(out, "  %3d  %s\n", code, text);
+	SR_EXIT_CODES(SR_EXIT_HELP)
+#undef SR_EXIT_HELP
+}
+
+enum option_id {
+	OPT_SCRATCH_SIZE,
+	OPT_LAYOUT,
+	OPT_GPA_TOP,
+	OPT_IRQCHIP,
+	OPT_APIC_CHECK,
+	OPT_RESERVE,
+	OPT_EMULATE_APIC_PAGE,
+	OPT_TOUCH,
+	OPT_TIMEOUT,
+	OPT_PROBE,
+	OPT_GUEST,
+	OPT_KVM_DEVICE,
+	OPT_VERBOSE,
+	OPT_HELP,
+	OPT_COUNT
+};
+
+static const struct option_spec {
+	const char *long_name;
+	const char *short_name;
+	bool takes_value;
+	bool repeatable;
+} option_specs[OPT_COUNT] = {
+	[OPT_SCRATCH_SIZE] = {"--scratch-size", NULL, true, false},
+	[OPT_LAYOUT] = {"--layout", NULL, true, false},
+	[OPT_GPA_TOP] = {"--gpa-top", NULL, true, false},
+	[OPT_IRQCHIP] = {"--irqchip", NULL, true, false},
+	[OPT_APIC_CHECK] = {"--apic-check", NULL, true, false},
+	[OPT_RESERVE] = {"--reserve", NULL, true, true},
+	[OPT_EMULATE_APIC_PAGE] = {"--emulate-apic-page", NULL, false, false},
+	[OPT_TOUCH] = {"--touch", NULL, true, false},
+	[OPT_TIMEOUT] = {"--timeout", NULL, true, false},
+	[OPT_PROBE] = {"--probe", NULL, false, false},
+	[OPT_GUEST] = {"--guest", NULL, true, false},
+	[OPT_KVM_DEVICE] = {"--kvm-device", NULL, true, false},
+	[OPT_VERBOSE] = {"--verbose", "-v", false, false},
+	[OPT_HELP] = {"--help", "-h", false, false},
+};
+
+static enum sr_parse_status fail(char *err, size_t err_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static enum sr_parse_status fail(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+	return SR_PARSE_ERROR;
+}
+
+/* Match "--name", "--name=value" or the short form; NULL value if none. */
+static int match_option(const char *arg, const char **inline_value)
+{
+	*inline_value = NULL;
+	for (int id = 0; id < OPT_COUNT; id++) {
+		const struct option_spec *s = &option_specs[id];
+		size_t n = strlen(s->long_name);
+		if (strcmp(arg, s->long_name) == 0 || (s->short_name && strcmp(arg, s->short_name) == 0))
+			return id;
+		if (s->takes_value && strncmp(arg, s->long_name, n) == 0 && arg[n] == '=') {
+			*inline_value = arg + n + 1;
+			return id;
+		}
+	}
+	return -1;
+}
+
+static bool parse_on_off(const char *v, bool *out)
+{
+	if (strcmp(v, "on") == 0)
+		*out = true;
+	else if (strcmp(v, "off") == 0)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+static enum sr_parse_status add_reserve(struct sr_options *opt, const char *value, char *err,
+					size_t err_size)
+{
+	char gpa_text[64];
+	const char *colon = strchr(value, ':');
+	const char *why;
+	uint64_t gpa, size;
+
+	if (colon == NULL || (size_t)(colon - value) >= sizeof(gpa_text))
+		return fail(err, err_size, "--reserve %s: expected GPA:SIZE, e.g. 0xfee00000:0x1000", value);
+	memcpy(gpa_text, value, (size_t)(colon - value));
+	gpa_text[colon - value] = '\0';
+	if ((why = sr_parse_u64(gpa_text, &gpa)) != NULL)
+		return fail(err, err_size, "--reserve %s: the address %s", value, why);
+	if ((why = sr_parse_u64(colon + 1, &size)) != NULL)
+		return fail(err, err_size, "--reserve %s: the size %s", value, why);
+	if (size == 0)
+		return fail(err, err_size, "--reserve %s: the size must not be zero", value);
+	if (gpa % SR_PAGE_SIZE || size % SR_PAGE_SIZE)
+		return fail(err, err_size, "--reserve %s: address and size must be multiples of 4 KiB", value);
+	if (gpa > SR_GPA_TOP_MAX || size > SR_GPA_TOP_MAX + 1 - gpa)
+		return fail(err, err_size, "--reserve %s: the range must end at or below 0x%llx", value,
+			    (unsigned long long)SR_GPA_TOP_MAX);
+	if (gpa < SR_LOW_END_GPA)
+		return fail(err, err_size,
+			    "--reserve %s: the range must start at or above 0x%llx (the low region)", value,
+			    (unsigned long long)SR_LOW_END_GPA);
+	if (sr_ranges_first_overlap(&opt->reserve, gpa, size) != NULL)
+		return fail(err, err_size, "--reserve %s: overlaps another --reserve or --emulate-apic-page range",
+			    value);
+	if (!sr_ranges_add(&opt->reserve, gpa, size, "--reserve placeholder"))
+		return fail(err, err_size, "--reserve %s: at most %d ranges", value, SR_MAX_HOLES);
+	if (opt->reserve.count > SR_MAX_HOLES)
+		return fail(err, err_size, "--reserve %s: at most %d ranges", value, SR_MAX_HOLES);
+	return SR_PARSE_OK;
+}
+
+static enum sr_parse_status apply(struct sr_options *opt, int id, const char *name, const char *v,
+				  char *err, size_t err_size, const char **scratch_text,
+				  const char **top_text, int *apic_check)
+{
+	const char *why;
+	uint64_t n;
+
+	switch (id) {
+	case OPT_SCRATCH_SIZE:
+		*scratch_text = v;
+		break;
+	case OPT_GPA_TOP:
+		*top_text = v;
+		break;
+	case OPT_LAYOUT:
+		if (strcmp(v, "single") == 0)
+			opt->layout = SR_LAYOUT_SINGLE;
+		else if (strcmp(v, "split") == 0)
+			opt->layout = SR_LAYOUT_SPLIT;
+		else if (strcmp(v, "check") == 0)
+			opt->layout = SR_LAYOUT_CHECK;
+		else
+			return fail(err, err_size, "%s %s: must be single, split or check", name, v);
+		break;
+	case OPT_IRQCHIP:
+		if (!parse_on_off(v, &opt->irqchip))
+			return fail(err, err_size, "%s %s: must be on or off", name, v);
+		break;
+	case OPT_APIC_CHECK: {
+		bool on;
+		if (!parse_on_off(v, &on))
+			return fail(err, err_size, "%s %s: must be on or off", name, v);
+		*apic_check = on;
+		break;
+	}
+	case OPT_TOUCH:
+		if (strcmp(v, "all") == 0)
+			opt->touch_all = true;
+		else if (strcmp(v, "none") == 0)
+			opt->touch_all = false;
+		else
+			return fail(err, err_size, "%s %s: must be all or none", name, v);
+		break;
+	case OPT_TIMEOUT:
+		if ((why = sr_parse_u64(v, &n)) != NULL || n == 0 || n > SR_MAX_TIMEOUT_S)
+			return fail(err, err_size, "%s %s: must be whole seconds from 1 to %d", name, v,
+				    SR_MAX_TIMEOUT_S);
+		opt->timeout_s = (unsigned)n;
+		break;
+	case OPT_RESERVE:
+		return add_reserve(opt, v, err, err_size);
+	case OPT_EMULATE_APIC_PAGE:
+		return add_reserve(opt, "0xfee00000:0x1000", err, err_size);
+	case OPT_PROBE:
+		opt->probe = true;
+		break;
+	case OPT_GUEST:
+		if (*v == '\0')
+			return fail(err, err_size, "%s: the path must not be empty", name);
+		opt->guest_path = v;
+		break;
+	case OPT_KVM_DEVICE:
+		if (*v == '\0')
+			return fail(err, err_size, "%s: the path must not be empty", name);
+		opt->kvm_device = v;
+		break;
+	case OPT_VERBOSE:
+		opt->verbose = true;
+		break;
+	case OPT_HELP:
+		return SR_PARSE_HELP;
+	}
+	return SR_PARSE_OK;
+}
+
+enum sr_parse_status sr_parse_options(struct sr_options *opt, int argc, char **argv, char *err,
+				      size_t err_size)
+{
+	const char *scratch_text = NULL, *top_text = NULL, *env_device;
+	unsigned seen[OPT_COUNT] = {0};
+	int apic_check = -1; /* -1: follow the irqchip */
+	const char *why;
+
+	*opt = (struct sr_options){
+		.scratch_size = SR_DEFAULT_SCRATCH_SIZE,
+		.top = SR_GPA_TOP_32,
+		.layout = SR_LAYOUT_SPLIT,
+		.irqchip = true,
+		.touch_all = true,
+		.timeout_s = SR_DEFAULT_TIMEOUT_S,
+		.kvm_device = SR_DEFAULT_KVM_DEVICE,
+	};
+	env_device = getenv(SR_KVM_DEVICE_ENV);
+	if (env_device != NULL && *env_device != '\0')
+		opt->kvm_device = env_device;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *value;
+		int id = match_option(arg, &value);
+		enum sr_parse_status st;
+
+		if (id < 0)
+			return fail(err, err_size, "%s: unknown option (see vmm --help)", arg);
+		if (seen[id]++ && !option_specs[id].repeatable)
+			return fail(err, err_size, "%s: given more than once", option_specs[id].long_name);
+		if (option_specs[id].takes_value && value == NULL) {
+			if (i + 1 >= argc)
+				return fail(err, err_size, "%s: missing value", arg);
+			value = argv[++i];
+		}
+		st = apply(opt, id, option_specs[id].long_name, value, err, err_size, &scratch_text,
+			   &top_text, &apic_check);
+		if (st != SR_PARSE_OK)
+			return st;
+	}
+
+	if (top_text && (why = sr_parse_gpa_top(top_text, &opt->top)) != NULL)
+		return fail(err, err_size, "--gpa-top %s: %s", top_text, why);
+	if (scratch_text && (why = sr_parse_u64(scratch_text, &opt->scratch_size)) != NULL)
+		return fail(err, err_size, "--scratch-size %s: %s", scratch_text, why);
+	if ((why = sr_check_scratch_size(opt->top, opt->scratch_size)) != NULL)
+		return fail(err, err_size, "--scratch-size %s: %s (at most 0x%llx below top 0x%llx)",
+			    scratch_text ? scratch_text : "(default)", why,
+			    (unsigned long long)sr_scratch_size_limit(opt->top),
+			    (unsigned long long)opt->top);
+	for (unsigned i = 0; i < opt->reserve.count; i++)
+		if (sr_range_end(&opt->reserve.r[i]) > opt->top)
+			return fail(err, err_size,
+				    "--reserve 0x%llx:0x%llx: the range must end at or below the top 0x%llx",
+				    (unsigned long long)opt->reserve.r[i].base,
+				    (unsigned long long)opt->reserve.r[i].size,
+				    (unsigned long long)opt->top);
+	if (apic_check == 1 && !opt->irqchip)
+		return fail(err, err_size, "--apic-check on: needs --irqchip on (no LAPIC without the irqchip)");
+	opt->apic_check = opt->irqchip && apic_check != 0;
+	return SR_PARSE_OK;
+}
