@@ -16,7 +16,7 @@ GUEST_SRC := guest/entry.S guest/main.c
 # The pure parts, linked into the unit tests.
 PURE_SRC := vmm/layout.c vmm/options.c vmm/loader.c vmm/report.c vmm/kvm.c
 
-.PHONY: all run test test-asan unit clean
+.PHONY: all deps run test test-asan unit clean
 all: $(BUILD)/vmm $(BUILD)/guest.elf
 
 $(BUILD)/vmm: $(VMM_SRC) $(VMM_HDR) | $(BUILD)
@@ -38,6 +38,10 @@ $(BUILD)/unit-tests: tests/unit/unit_tests.c $(PURE_SRC) $(VMM_HDR) | $(BUILD)
 
 $(BUILD):
 	mkdir -p $@
+
+# Debian packages (idempotent; sudo when not root).
+deps:
+	ci/install-deps
 
 run: all
 	$(BUILD)/vmm

@@ -1,0 +1,118 @@
+#!/usr/bin/env bats
+# Options, help and the exit-code table: no KVM needed.
+load helpers
+
+@test "--help lists every option and exits 0" {
+	run_vmm 0 --help
+	for opt in --scratch-size --layout --gpa-top --irqchip --apic-check --reserve \
+		--emulate-apic-page --touch --timeout --probe --guest --kvm-device --verbose; do
+		assert_output --partial -- "$opt"
+	done
+}
+
+@test "the README's exit-code table matches vmm --help" {
+	run_vmm 0 --help
+	local codes
+	codes=$(printf '%s\n' "$output" | sed -n 's/^ *\([0-9]\{1,3\}\)  .*/\1/p')
+	[ -n "$codes" ]
+	for code in $codes; do
+		grep -Eq "^\| *$code *\|" "$REPO_ROOT/README.md" ||
+			fail "exit code $code is in vmm --help but not in the README's table"
+	done
+	local readme_codes
+	readme_codes=$(sed -n 's/^| *\([0-9]\{1,3\}\) *|.*/\1/p' "$REPO_ROOT/README.md" | sort -u)
+	[ "$(echo "$readme_codes" | sort -n)" = "$(echo "$codes" | sort -un)" ] ||
+		fail "README lists codes [$readme_codes], vmm --help lists [$codes]"
+}
+
+# Each bad invocation: exit 2, one line on stderr naming the option and rule.
+bad_invocations() {
+	cat <<'TABLE'
+--bogus|unknown option
+--scratch-size|missing value
+--scratch-size 0|must not be zero
+--scratch-size -4096|negative
+--scratch-size 0x1001|multiple of 4 KiB
+--scratch-size 1000|multiple of 4 KiB
+--scratch-size 18446744073709551616|64 bits
+--scratch-size 0x10000000000000000|64 bits
+--scratch-size 16777216T|64 bits
+--scratch-size 4G|too large
+--scratch-size 0xFFC01000|too large
+--scratch-size 1Q|unknown suffix
+--scratch-size 1.5G|unknown suffix
+--scratch-size abc|not a number
+--scratch-size 0x|not a number
+--scratch-size=|is empty
+--scratch-size 4K --scratch-size 8K|more than once
+--layout diagonal|single, split or check
+--layout|missing value
+--gpa-top 33|last byte of a 4 KiB page
+--gpa-top 0xfee00000|last byte of a 4 KiB page
+--gpa-top 0x1000|above the low region
+--gpa-top 0x4000000000000|256 GiB
+--gpa-top 36 --scratch-size 65G|too large
+--irqchip maybe|on or off
+--apic-check yes|on or off
+--apic-check on --irqchip off|needs --irqchip on
+--touch some|all or none
+--timeout 0|whole seconds
+--timeout -1|whole seconds
+--timeout 1.5|whole seconds
+--timeout 999999|whole seconds
+--reserve 0xfee00000|GPA:SIZE
+--reserve 0xfee00000:0|not be zero
+--reserve 0xfee00001:0x1000|multiples of 4 KiB
+--reserve 0xfee00000:0x800|multiples of 4 KiB
+--reserve 0x1000:0x1000|low region
+--reserve 0x100000000:0x1000|below the top
+--reserve zz:0x1000|address is not a number
+--reserve 0xfee00000:zz|size is not a number
+--reserve 0xfee00000:0x2000 --reserve 0xfee01000:0x1000|overlaps
+--emulate-apic-page --reserve 0xfee00000:0x1000|overlaps
+--reserve 0xffffffffffff0000:0x100000|must end at or below
+--guest=|must not be empty
+--kvm-device=|must not be empty
+-x|unknown option
+TABLE
+}
+
+@test "every bad invocation exits 2 with one line naming the option and the rule" {
+	local count=0 args rule
+	while IFS='|' read -r args rule; do
+		# shellcheck disable=SC2086 # word splitting of the table's args is the point
+		run --separate-stderr "$VMM" $args
+		[ "$status" -eq 2 ] || fail "vmm $args: exit $status, expected 2 (stderr: $stderr)"
+		[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || fail "vmm $args: more than one line: $stderr"
+		[[ $stderr == "vmm: "* ]] || fail "vmm $args: message does not start with 'vmm: ': $stderr"
+		[[ $stderr == *"$rule"* ]] || fail "vmm $args: '$stderr' does not say '$rule'"
+		local first=${args%% *}
+		[[ $stderr == *"${first%%=*}"* ]] || fail "vmm $args: '$stderr' does not name ${first%%=*}"
+		count=$((count + 1))
+	done < <(bad_invocations)
+	[ "$count" -ge 40 ]
+}
+
+@test "--layout check refuses before opening KVM, naming the largest size that fits" {
+	# A missing device proves no ioctl ran: the refusal comes first.
+	run_vmm 4 --layout check --scratch-size "$FIRST_FAILING_SIZE" --kvm-device /nonexistent/kvm
+	assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+	[[ $stderr == *"$APIC_PAGE"* ]]
+	[[ $stderr == *"largest scratch that fits below 0xffffffff is $LAST_FITTING_SIZE"* ]]
+}
+
+@test "a missing KVM device is exit 3 with what to do" {
+	run_vmm 3 --kvm-device /nonexistent/kvm
+	[[ $stderr == *"/nonexistent/kvm does not exist"* ]]
+	[[ $stderr == *"load kvm-intel or kvm-amd"* ]]
+}
+
+@test "SCRATCHRIG_KVM_DEVICE points the VMM at another device" {
+	SCRATCHRIG_KVM_DEVICE=/nonexistent/kvm run_vmm 3
+	[[ $stderr == *"/nonexistent/kvm does not exist"* ]]
+}
+
+@test "a device that is not KVM is exit 3" {
+	run_vmm 3 --kvm-device /dev/null
+	[[ $stderr == *"not a KVM device"* ]]
+}
