@@ -33,16 +33,16 @@ boot_and_verify() {
 @test "0x11FF000 (largest below the APIC page) boots" { boot_and_verify 0x11FF000 0; }
 @test "0x1200000 (first size over the APIC page) boots under split" { boot_and_verify 0x1200000 1; }
 @test "0x6882000 (the report's size) boots under split" { boot_and_verify 0x6882000 2; }
-@test "256 MiB boots under split" { boot_and_verify 256M 2; }
-@test "1 GiB boots under split" { boot_and_verify 1G 2; }
-@test "3 GiB boots under split" { boot_and_verify 3G 2; }
+@test "256 MiB boots under split" { boot_and_verify 0x10000000 2; }
+@test "1 GiB boots under split" { boot_and_verify 0x40000000 2; }
+@test "3 GiB boots under split" { boot_and_verify 0xC0000000 2; }
 
 @test "0x11FF000 boots under split with the emulated APIC page" { boot_and_verify 0x11FF000 0 --emulate-apic-page; }
 @test "0x1200000 boots under split with the emulated APIC page" { boot_and_verify 0x1200000 1 --emulate-apic-page; }
 @test "0x6882000 boots under split with the emulated APIC page" { boot_and_verify 0x6882000 2 --emulate-apic-page; }
-@test "256 MiB boots under split with the emulated APIC page" { boot_and_verify 256M 2 --emulate-apic-page; }
-@test "1 GiB boots under split with the emulated APIC page" { boot_and_verify 1G 2 --emulate-apic-page; }
-@test "3 GiB boots under split with the emulated APIC page" { boot_and_verify 3G 2 --emulate-apic-page; }
+@test "256 MiB boots under split with the emulated APIC page" { boot_and_verify 0x10000000 2 --emulate-apic-page; }
+@test "1 GiB boots under split with the emulated APIC page" { boot_and_verify 0x40000000 2 --emulate-apic-page; }
+@test "3 GiB boots under split with the emulated APIC page" { boot_and_verify 0xC0000000 2 --emulate-apic-page; }
 
 @test "without the irqchip 0x6882000 is one run of slots; the guest still leaves the two APIC pages alone" {
 	boot_and_verify 0x6882000 2 --irqchip off
