@@ -47,7 +47,8 @@ bad_invocations() {
 --scratch-size 4K --scratch-size 8K|more than once
 --layout diagonal|single, split or check
 --layout|missing value
---gpa-top 33|last byte of a 4 KiB page
+--gpa-top 33|above the low region
+--gpa-top 0x7fffffff0|last byte of a 4 KiB page
 --gpa-top 0xfee00000|last byte of a 4 KiB page
 --gpa-top 0x1000|above the low region
 --gpa-top 0x4000000000000|256 GiB

@@ -195,7 +195,7 @@ static bool clip_ranges(struct sr_ranges *out, const struct sr_ranges *list, uin
 			continue;
 		lo = r->base > base ? r->base : base;
 		hi = sr_range_end(r) < top ? sr_range_end(r) : top;
-		if (out->count == SR_MAX_HOLES || !sr_ranges_add(out, lo, hi - lo + 1, r->what))
+		if (!sr_ranges_add(out, lo, hi - lo + 1, r->what) || out->count > SR_MAX_HOLES)
 			return false;
 	}
 	return true;

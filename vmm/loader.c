@@ -62,6 +62,8 @@ const char *sr_elf_validate(const void *image, size_t size, uint64_t *entry)
 		return "no usable program headers";
 	if (eh->e_phoff > size || (size - eh->e_phoff) / sizeof(Elf64_Phdr) < eh->e_phnum)
 		return "program headers lie outside the file";
+	if (eh->e_phoff % _Alignof(Elf64_Phdr) != 0)
+		return "program headers are misaligned in the file";
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		const Elf64_Phdr *ph = (const Elf64_Phdr *)((const char *)image + eh->e_phoff) + i;
 		if (ph->p_type != PT_LOAD)
@@ -102,7 +104,8 @@ void sr_elf_load(const void *image, uint8_t *low)
 void *sr_read_image(const char *path, size_t *size)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* NONBLOCK: a FIFO must be refused, not waited on. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	char *buf;
 	size_t done = 0;
 

@@ -1,0 +1,1584 @@
+/* Unit tests for the pure parts of the VMM: number and option parsing, the
+ * memory-map arithmetic, ELF validation and the guest page tables. No KVM, no
+ * files, no threads.
+ *
+ * Style follows kvm-unit-tests / KVM selftests: CHECK() records a pass or a
+ * failure (with file:line, the expression and the values), cases live in
+ * declarative tables, randomized property tests use a fixed seed that failures
+ * print. The last line of output is always "N passed, N failed"; the exit
+ * status is 0 iff nothing failed.
+ *
+ * Expected values come from the documented rules (layout.h, options.h,
+ * loader.h, abi.h, the usage text) and are worked out by hand in the comments,
+ * never copied from a run of the code under test. */
+#include <elf.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "abi.h"
+#include "layout.h"
+#include "loader.h"
+#include "options.h"
+
+/* ------------------------------------------------------------------------ */
+/* The harness                                                               */
+
+static unsigned passed, failed;
+static const char *current_test = "?";
+
+static void check_(bool ok, const char *file, int line, const char *expr, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void check_(bool ok, const char *file, int line, const char *expr, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok) {
+		passed++;
+		return;
+	}
+	failed++;
+	printf("FAIL: %s: %s:%d: %s: ", current_test, file, line, expr);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* CHECK(cond, fmt, ...): one assertion; the message says which case and values. */
+#define CHECK(cond, ...) check_(!!(cond), __FILE__, __LINE__, #cond, __VA_ARGS__)
+
+/* CHECK_EQ(actual, expected, fmt, ...): integers, both printed on failure. */
+#define CHECK_EQ(actual, expected, fmt, ...)                                                      \
+	do {                                                                                      \
+		unsigned long long a_ = (unsigned long long)(actual);                             \
+		unsigned long long e_ = (unsigned long long)(expected);                           \
+		check_(a_ == e_, __FILE__, __LINE__, #actual " == " #expected,                    \
+		       "got 0x%llx, want 0x%llx: " fmt, a_, e_, ##__VA_ARGS__);                   \
+	} while (0)
+
+/* The error text `err` (NULL means success) mentions `needle`. */
+#define CHECK_HAS(err, needle, fmt, ...)                                                          \
+	do {                                                                                      \
+		const char *h_ = (err);                                                           \
+		check_(h_ != NULL && strstr(h_, (needle)) != NULL, __FILE__, __LINE__,            \
+		       "strstr(" #err ", \"" needle "\")", "got \"%s\": " fmt, h_ ? h_ : "(null)", \
+		       ##__VA_ARGS__);                                                            \
+	} while (0)
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define U(x) ((unsigned long long)(x))
+
+#define KIB (1ULL << 10)
+#define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
+#define TIB (1ULL << 40)
+#define PAGE SR_PAGE_SIZE
+
+/* xorshift64*: deterministic, so a failing seed reproduces. */
+#define PROPERTY_SEED 0x5CA7C4C0FFEE1234ULL
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t rnd_below(uint64_t n) /* [0, n) */
+{
+	return n ? rnd() % n : 0;
+}
+
+static uint64_t rnd_range(uint64_t lo, uint64_t hi) /* [lo, hi] */
+{
+	return lo + rnd_below(hi - lo + 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* sr_parse_u64                                                              */
+
+static const struct u64_case {
+	const char *text;
+	bool ok;
+	uint64_t want;
+} u64_cases[] = {
+	/* hex and decimal */
+	{"0x48000", true, 0x48000},
+	{"0X48000", true, 0x48000},
+	{"0xfedFFfff", true, 0xFEDFFFFF},
+	{"4096", true, 4096},
+	{"0", true, 0},
+	{"0x0", true, 0},
+	{"007", true, 7}, /* leading zeros are still decimal */
+	{"18446744073709551615", true, UINT64_MAX},
+	{"0xFFFFFFFFFFFFFFFF", true, UINT64_MAX},
+	{"0x10B", true, 0x10B}, /* B is a hex digit, not a suffix */
+	/* binary-unit suffixes, short and long */
+	{"1K", true, KIB},
+	{"1KiB", true, KIB},
+	{"3M", true, 3 * MIB},
+	{"3MiB", true, 3 * MIB},
+	{"1G", true, 1ULL << 30},
+	{"1GiB", true, 1ULL << 30},
+	{"2T", true, 2 * TIB},
+	{"2TiB", true, 2 * TIB},
+	{"0x10M", true, 16ULL << 20},
+	{"0x3fG", true, 0x3FULL << 30},
+	{"16777215T", true, 16777215ULL << 40}, /* (2^24 - 1) * 2^40: the largest T that fits */
+	{"0K", true, 0},
+	/* errors */
+	{"", false, 0},
+	{"-1", false, 0},
+	{"-0", false, 0},
+	{"abc", false, 0},
+	{"0x", false, 0},
+	{"0xg", false, 0},
+	{"1Q", false, 0},
+	{"1.5G", false, 0},
+	{"18446744073709551616", false, 0}, /* 2^64 */
+	{"99999999999999999999", false, 0},
+	{"16777216T", false, 0}, /* 2^24 * 2^40 = 2^64 */
+	{"17179869184G", false, 0}, /* 2^34 * 2^30 = 2^64 */
+	{"0xFFFFFFFFFFFFFFFFF", false, 0}, /* 17 hex digits */
+	{"0x10000000000000000", false, 0},
+	{" 1", false, 0},
+	{"1 ", false, 0},
+	{"+1", false, 0},
+	{"G", false, 0},
+	{"1GG", false, 0},
+	{"1Ki", false, 0},
+	{"1iB", false, 0},
+	{"1B", false, 0},
+	{"1KiBx", false, 0},
+	{"1K1", false, 0},
+};
+
+static void test_parse_u64(void)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(u64_cases); i++) {
+		const struct u64_case *c = &u64_cases[i];
+		uint64_t v = 0xDEADBEEFULL;
+		const char *err = sr_parse_u64(c->text, &v);
+
+		if (c->ok) {
+			CHECK(err == NULL, "\"%s\" refused: %s", c->text, err);
+			if (err == NULL)
+				CHECK_EQ(v, c->want, "\"%s\"", c->text);
+		} else {
+			CHECK(err != NULL, "\"%s\" accepted as 0x%llx", c->text, U(v));
+			CHECK(err == NULL || *err != '\0', "\"%s\": empty error text", c->text);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* sr_parse_gpa_top, sr_check_scratch_size, sr_scratch_size_limit           */
+
+static const struct u64_case gpa_top_cases[] = {
+	{"32", true, 0xFFFFFFFFULL},
+	{"36", true, 0xFFFFFFFFFULL},
+	{"0xfedfffff", true, 0xFEDFFFFF},
+	{"0xFFFFFFFF", true, 0xFFFFFFFF},
+	{"4294967295", true, 0xFFFFFFFF},
+	{"0x3fffffffff", true, SR_GPA_TOP_MAX},	 /* exactly the maximum */
+	{"0x400fff", true, 0x400FFF},		 /* one page above the low region */
+	{"0xfee00000", false, 0},		 /* first byte of a page */
+	{"0xfee00fff0", false, 0},		 /* not the last byte of a page */
+	{"0x100000000", false, 0},		 /* 4 GiB: one past a page */
+	{"0x3fffff", false, 0},			 /* the low region's last byte */
+	{"0xfff", false, 0},			 /* too small */
+	{"0", false, 0},
+	{"33", false, 0},			 /* decimal 33: too small, not a width */
+	{"64", false, 0},
+	{"0x4000000fff", false, 0},		 /* page-aligned but above SR_GPA_TOP_MAX */
+	{"0xffffffffffffffff", false, 0},
+	{"256G", false, 0},			 /* 0x4000000000 */
+	{"", false, 0},
+	{"top", false, 0},
+};
+
+static void test_parse_gpa_top(void)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(gpa_top_cases); i++) {
+		const struct u64_case *c = &gpa_top_cases[i];
+		uint64_t top = 0xDEADBEEFULL;
+		const char *err = sr_parse_gpa_top(c->text, &top);
+
+		if (c->ok) {
+			CHECK(err == NULL, "--gpa-top \"%s\" refused: %s", c->text, err);
+			if (err == NULL)
+				CHECK_EQ(top, c->want, "--gpa-top \"%s\"", c->text);
+		} else {
+			CHECK(err != NULL, "--gpa-top \"%s\" accepted as 0x%llx", c->text, U(top));
+		}
+	}
+}
+
+static const struct size_case {
+	uint64_t top, size;
+	bool ok;
+} scratch_size_cases[] = {
+	{0xFFFFFFFF, 0, false},
+	{0xFFFFFFFF, 0x800, false},
+	{0xFFFFFFFF, 0x1001, false},
+	{0xFFFFFFFF, 0x48001, false},
+	{0xFFFFFFFF, 0x1000, true},
+	{0xFFFFFFFF, 0x48000, true},
+	{0xFFFFFFFF, 0xFFFFFFFF + 1 - 0x400000, true},		/* exactly the limit */
+	{0xFFFFFFFF, 0xFFFFFFFF + 1 - 0x400000 + 0x1000, false}, /* one page over */
+	{0xFFFFFFFF, 4 * GIB, false},
+	{0xFFFFFFFF, UINT64_MAX - 0xFFF, false},
+	{0xFFFFFFFFF, 0xFFFFFFFFF + 1 - 0x400000, true},
+	{0xFFFFFFFFF, 0xFFFFFFFFF + 1 - 0x400000 + 0x1000, false},
+	{0x400FFF, 0x1000, true},
+	{0x400FFF, 0x2000, false},
+	{SR_GPA_TOP_MAX, SR_GPA_TOP_MAX + 1 - 0x400000, true},
+};
+
+static void test_check_scratch_size(void)
+{
+	CHECK_EQ(sr_scratch_size_limit(0xFFFFFFFF), 0xFFC00000, "limit under 4 GiB");
+	CHECK_EQ(sr_scratch_size_limit(0xFFFFFFFFF), 0xFFFC00000, "limit under 64 GiB");
+	CHECK_EQ(sr_scratch_base(0xFFFFFFFF, 0x48000), 0xFFFB8000, "default scratch base");
+
+	for (unsigned i = 0; i < ARRAY_SIZE(scratch_size_cases); i++) {
+		const struct size_case *c = &scratch_size_cases[i];
+		const char *err = sr_check_scratch_size(c->top, c->size);
+
+		if (c->ok)
+			CHECK(err == NULL, "top 0x%llx size 0x%llx refused: %s", U(c->top), U(c->size), err);
+		else
+			CHECK(err != NULL, "top 0x%llx size 0x%llx accepted", U(c->top), U(c->size));
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* struct sr_ranges helpers                                                  */
+
+struct span {
+	uint64_t base, size;
+};
+
+/* Compare `list` against the expected spans; `ctx` names the case. */
+static void check_ranges(const struct sr_ranges *list, const struct span *want, unsigned n,
+			 const char *ctx)
+{
+	CHECK_EQ(list->count, n, "%s: range count", ctx);
+	for (unsigned i = 0; i < n && i < list->count; i++) {
+		CHECK_EQ(list->r[i].base, want[i].base, "%s: range %u base", ctx, i);
+		CHECK_EQ(list->r[i].size, want[i].size, "%s: range %u size", ctx, i);
+	}
+}
+
+/* Sorted, non-empty, neither overlapping nor adjacent. */
+static void check_ranges_canonical(const struct sr_ranges *list, const char *ctx)
+{
+	CHECK(list->count <= SR_MAX_RANGES, "%s: count %u", ctx, list->count);
+	for (unsigned i = 0; i < list->count && i < SR_MAX_RANGES; i++) {
+		CHECK(list->r[i].size > 0, "%s: range %u empty", ctx, i);
+		if (i > 0)
+			CHECK(list->r[i].base > sr_range_end(&list->r[i - 1]) + 1,
+			      "%s: range %u [0x%llx, +0x%llx) not after range %u [0x%llx, +0x%llx) with a gap",
+			      ctx, i, U(list->r[i].base), U(list->r[i].size), i - 1,
+			      U(list->r[i - 1].base), U(list->r[i - 1].size));
+	}
+}
+
+static void test_overlaps(void)
+{
+	static const struct {
+		uint64_t ab, as, bb, bs;
+		bool want;
+	} cases[] = {
+		{0x1000, 0x1000, 0x1000, 0x1000, true},
+		{0x1000, 0x1000, 0x1FFF, 0x1, true},
+		{0x1000, 0x1000, 0x2000, 0x1000, false}, /* adjacent */
+		{0x2000, 0x1000, 0x1000, 0x1000, false},
+		{0x1000, 0x3000, 0x2000, 0x10, true},	 /* contained */
+		{0x1000, 0, 0x1000, 0x1000, false},	 /* empty never overlaps */
+		{0x1000, 0x1000, 0x1000, 0, false},
+		{0, 1, 0, 1, true},
+		{UINT64_MAX - 0xFFF, 0x1000, UINT64_MAX, 1, true}, /* reaching 2^64 - 1 */
+		{UINT64_MAX - 0xFFF, 0x1000, 0, 0x1000, false},
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++)
+		CHECK(sr_overlaps(cases[i].ab, cases[i].as, cases[i].bb, cases[i].bs) == cases[i].want,
+		      "case %u: [0x%llx, +0x%llx) vs [0x%llx, +0x%llx), want %d", i, U(cases[i].ab),
+		      U(cases[i].as), U(cases[i].bb), U(cases[i].bs), cases[i].want);
+}
+
+#define MAX_ADDS 6
+static const struct ranges_add_case {
+	const char *name;
+	struct span add[MAX_ADDS]; /* size 0 ends the list */
+	struct span want[MAX_ADDS];
+	unsigned want_count;
+} ranges_add_cases[] = {
+	{"sorted insertion",
+	 {{0x5000, 0x1000}, {0x1000, 0x1000}, {0x9000, 0x1000}, {0x3000, 0x1000}},
+	 {{0x1000, 0x1000}, {0x3000, 0x1000}, {0x5000, 0x1000}, {0x9000, 0x1000}},
+	 4},
+	{"overlap on the right",
+	 {{0x1000, 0x2000}, {0x2000, 0x3000}},
+	 {{0x1000, 0x4000}},
+	 1},
+	{"overlap on the left",
+	 {{0x2000, 0x3000}, {0x1000, 0x2000}},
+	 {{0x1000, 0x4000}},
+	 1},
+	{"adjacent after",
+	 {{0x1000, 0x1000}, {0x2000, 0x1000}},
+	 {{0x1000, 0x2000}},
+	 1},
+	{"adjacent before",
+	 {{0x2000, 0x1000}, {0x1000, 0x1000}},
+	 {{0x1000, 0x2000}},
+	 1},
+	{"bridges two",
+	 {{0x1000, 0x1000}, {0x3000, 0x1000}, {0x2000, 0x1000}},
+	 {{0x1000, 0x3000}},
+	 1},
+	{"contained",
+	 {{0x1000, 0x4000}, {0x2000, 0x1000}},
+	 {{0x1000, 0x4000}},
+	 1},
+	{"covers several, keeps the rest",
+	 {{0x1000, 0x1000}, {0x3000, 0x1000}, {0x5000, 0x1000}, {0x9000, 0x1000}, {0x800, 0x5000}},
+	 {{0x800, 0x5800}, {0x9000, 0x1000}},
+	 2},
+	{"one byte apart stays apart",
+	 {{0x1000, 0x1000}, {0x2001, 0x1000}},
+	 {{0x1000, 0x1000}, {0x2001, 0x1000}},
+	 2},
+	{"one byte apart, before",
+	 {{0x2001, 0x1000}, {0x1000, 0x1000}},
+	 {{0x1000, 0x1000}, {0x2001, 0x1000}},
+	 2},
+	{"at zero",
+	 {{0x1000, 0x1000}, {0, 0x1000}},
+	 {{0, 0x2000}},
+	 1},
+	{"at zero, apart",
+	 {{0x2000, 0x1000}, {0, 0x1000}},
+	 {{0, 0x1000}, {0x2000, 0x1000}},
+	 2},
+	{"reaching 2^64 - 1",
+	 {{UINT64_MAX - 0xFFF, 0x1000}, {UINT64_MAX - 0x1FFF, 0x1000}},
+	 {{UINT64_MAX - 0x1FFF, 0x2000}},
+	 1},
+	{"below a range reaching 2^64 - 1",
+	 {{UINT64_MAX - 0xFFF, 0x1000}, {0x1000, 0x1000}},
+	 {{0x1000, 0x1000}, {UINT64_MAX - 0xFFF, 0x1000}},
+	 2},
+};
+
+static void test_ranges_add(void)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(ranges_add_cases); i++) {
+		const struct ranges_add_case *c = &ranges_add_cases[i];
+		struct sr_ranges list = {0};
+
+		for (unsigned a = 0; a < MAX_ADDS && c->add[a].size; a++)
+			CHECK(sr_ranges_add(&list, c->add[a].base, c->add[a].size, c->name),
+			      "%s: add %u refused", c->name, a);
+		check_ranges(&list, c->want, c->want_count, c->name);
+		check_ranges_canonical(&list, c->name);
+	}
+
+	/* A full list: a new separate range is refused and changes nothing; one
+	 * that merges into an existing range needs no room. */
+	struct sr_ranges full = {0}, before;
+	for (unsigned i = 0; i < SR_MAX_RANGES; i++)
+		CHECK(sr_ranges_add(&full, 0x10000 + (uint64_t)i * 0x2000, 0x1000, "filler"),
+		      "filling: add %u refused", i);
+	CHECK_EQ(full.count, SR_MAX_RANGES, "full list");
+	before = full;
+	CHECK(!sr_ranges_add(&full, 0x1000, 0x1000, "one too many"), "33rd separate range accepted");
+	CHECK(!sr_ranges_add(&full, 0x10000 + SR_MAX_RANGES * 0x2000ULL + 0x1000, 0x1000, "after"),
+	      "33rd separate range at the end accepted");
+	CHECK(memcmp(&full, &before, sizeof(full)) == 0, "refused add modified the list");
+	CHECK(sr_ranges_add(&full, 0x11000, 0x1000, "bridge"), "merging add refused on a full list");
+	CHECK_EQ(full.count, SR_MAX_RANGES - 1, "bridging two ranges of a full list");
+	CHECK_EQ(full.r[0].base, 0x10000, "bridged range base");
+	CHECK_EQ(full.r[0].size, 0x3000, "bridged range size: [0x10000, 0x12fff]");
+	check_ranges_canonical(&full, "full list after bridge");
+}
+
+/* Randomized: adds against a byte-per-page model of 64 pages, where at most
+ * 32 separate ranges fit, so the list never fills. */
+static void test_ranges_add_property(void)
+{
+	enum { PAGES = 64 };
+
+	rng_state = PROPERTY_SEED;
+	for (unsigned iter = 0; iter < 300; iter++) {
+		uint64_t seed = rng_state;
+		struct sr_ranges list = {0};
+		bool model[PAGES] = {0};
+		unsigned adds = (unsigned)rnd_range(1, 20);
+
+		for (unsigned a = 0; a < adds; a++) {
+			uint64_t first = rnd_below(PAGES);
+			uint64_t n = rnd_range(1, rnd_below(4) ? 3 : PAGES - first);
+			if (first + n > PAGES)
+				n = PAGES - first;
+			CHECK(sr_ranges_add(&list, 0x100000 + first * PAGE, n * PAGE, "random"),
+			      "seed 0x%llx: add %u refused", U(seed), a);
+			for (uint64_t p = first; p < first + n; p++)
+				model[p] = true;
+		}
+		char ctx[64];
+		snprintf(ctx, sizeof(ctx), "random adds, seed 0x%llx", U(seed));
+		check_ranges_canonical(&list, ctx);
+
+		/* Runs of the model are exactly the list. */
+		struct span want[PAGES];
+		unsigned n = 0;
+		for (unsigned p = 0; p < PAGES; p++) {
+			if (!model[p])
+				continue;
+			if (n > 0 && want[n - 1].base + want[n - 1].size == 0x100000 + p * PAGE)
+				want[n - 1].size += PAGE;
+			else
+				want[n++] = (struct span){0x100000 + p * PAGE, PAGE};
+		}
+		check_ranges(&list, want, n, ctx);
+
+		/* bytes_within and first_overlap against the model too. */
+		uint64_t wfirst = rnd_below(PAGES), wn = rnd_range(1, PAGES - wfirst), bytes = 0;
+		int first_hit = -1;
+		for (uint64_t p = wfirst; p < wfirst + wn; p++)
+			if (model[p]) {
+				bytes += PAGE;
+				if (first_hit < 0)
+					first_hit = (int)p;
+			}
+		uint64_t wbase = 0x100000 + wfirst * PAGE;
+		CHECK_EQ(sr_ranges_bytes_within(&list, wbase, wn * PAGE), bytes,
+			 "seed 0x%llx: bytes within [0x%llx, +0x%llx)", U(seed), U(wbase), U(wn * PAGE));
+		const struct sr_range *hit = sr_ranges_first_overlap(&list, wbase, wn * PAGE);
+		if (first_hit < 0) {
+			CHECK(hit == NULL, "seed 0x%llx: overlap reported in an empty window", U(seed));
+		} else {
+			uint64_t gpa = 0x100000 + (uint64_t)first_hit * PAGE;
+			CHECK(hit != NULL && hit->base <= gpa && sr_range_end(hit) >= gpa,
+			      "seed 0x%llx: first overlap should contain 0x%llx", U(seed), U(gpa));
+		}
+	}
+}
+
+static void test_ranges_queries(void)
+{
+	struct sr_ranges list = {0};
+
+	sr_ranges_add(&list, 0x1000, 0x2000, "a"); /* [0x1000, 0x2fff] */
+	sr_ranges_add(&list, 0x5000, 0x1000, "b"); /* [0x5000, 0x5fff] */
+	CHECK_EQ(sr_ranges_bytes_within(&list, 0x2000, 0x4000), 0x2000,
+		 "[0x2000, 0x5fff] holds 0x1000 of a and 0x1000 of b");
+	CHECK_EQ(sr_ranges_bytes_within(&list, 0x3000, 0x2000), 0, "gap between a and b");
+	CHECK_EQ(sr_ranges_bytes_within(&list, 0, 0x10000), 0x3000, "everything");
+	CHECK(sr_ranges_first_overlap(&list, 0x3000, 0x2000) == NULL, "gap between a and b");
+	CHECK(sr_ranges_first_overlap(&list, 0x2FFF, 0x10) == &list.r[0], "last byte of a");
+	CHECK(sr_ranges_first_overlap(&list, 0x4000, 0x2000) == &list.r[1], "reaches into b");
+	CHECK(sr_ranges_first_overlap(&list, 0, 0x10000) == &list.r[0], "both: first is a");
+
+	CHECK_HAS(sr_reserved_range_name(SR_LAPIC_GPA, PAGE), "APIC", "the LAPIC page");
+	CHECK(sr_reserved_range_name(0x500000, PAGE) != NULL, "any range gets a name");
+}
+
+/* ------------------------------------------------------------------------ */
+/* sr_largest_fitting_size                                                   */
+
+static void test_largest_fitting_size(void)
+{
+	struct sr_ranges list = {0};
+
+	/* The bug report: with only the APIC-access page reserved, the largest
+	 * scratch under 4 GiB ends at 0xFFFFFFFF and starts right after that
+	 * page, 0xFEE01000: 0xFFFFFFFF - 0xFEE00FFF bytes. */
+	sr_ranges_add(&list, SR_LAPIC_GPA, PAGE, "APIC-access page");
+	CHECK_EQ(sr_largest_fitting_size(0xFFFFFFFF, &list), 0xFFFFFFFFULL - 0xFEE00FFFULL,
+		 "APIC page, 4 GiB top");
+	CHECK_EQ(sr_largest_fitting_size(0xFFFFFFFF, &list), 0x11FF000, "APIC page, 4 GiB top");
+
+	/* No ranges: everything above the low region. */
+	struct sr_ranges none = {0};
+	CHECK_EQ(sr_largest_fitting_size(0xFFFFFFFF, &none), 0xFFFFFFFFULL + 1 - SR_LOW_END_GPA,
+		 "no ranges");
+	CHECK_EQ(sr_largest_fitting_size(0xFFFFFFFFF, &none), 0xFFFFFFFFFULL + 1 - SR_LOW_END_GPA,
+		 "no ranges, 64 GiB");
+	CHECK_EQ(sr_largest_fitting_size(0x400FFF, &none), PAGE, "no ranges, one page above low");
+
+	/* A range containing the top: nothing fits. */
+	struct sr_ranges at_top = {0};
+	sr_ranges_add(&at_top, 0xFFFFF000, PAGE, "top page");
+	CHECK_EQ(sr_largest_fitting_size(0xFFFFFFFF, &at_top), 0, "range is the top page");
+	struct sr_ranges across = {0};
+	sr_ranges_add(&across, 0xFFFFE000, 0x10000, "across top");
+	CHECK_EQ(sr_largest_fitting_size(0xFFFFFFFF, &across), 0, "range straddles the top");
+
+	/* Several ranges: the highest one below the top decides. */
+	struct sr_ranges several = {0};
+	sr_ranges_add(&several, 0x10000000, PAGE, "low");
+	sr_ranges_add(&several, SR_IOAPIC_GPA, PAGE, "IOAPIC");
+	sr_ranges_add(&several, SR_LAPIC_GPA, PAGE, "LAPIC");
+	CHECK_EQ(sr_largest_fitting_size(0xFFFFFFFF, &several), 0x11FF000, "LAPIC is the highest");
+	/* Under top 0xFEDFFFFF the LAPIC page is above: the IOAPIC decides,
+	 * scratch is [0xFEC01000, 0xFEDFFFFF]. */
+	CHECK_EQ(sr_largest_fitting_size(0xFEDFFFFF, &several), 0xFEE00000ULL - 0xFEC01000ULL,
+		 "range above the top ignored");
+	/* Ranges only above the top, and ones inside the low region, don't count. */
+	struct sr_ranges above = {0};
+	sr_ranges_add(&above, 0x200000, 0x1000, "inside low");
+	sr_ranges_add(&above, 0x100000000ULL, GIB, "above 4 GiB");
+	CHECK_EQ(sr_largest_fitting_size(0xFFFFFFFF, &above), 0xFFFFFFFFULL + 1 - SR_LOW_END_GPA,
+		 "ranges only below the low end and above the top");
+	/* A range ending right below the top leaves only the top page. */
+	struct sr_ranges below_top = {0};
+	sr_ranges_add(&below_top, 0x80000000, 0x7FFFF000, "up to the last page");
+	CHECK_EQ(sr_largest_fitting_size(0xFFFFFFFF, &below_top), PAGE, "one page left");
+	/* A range straddling the low end pushes the floor up. */
+	struct sr_ranges straddle = {0};
+	sr_ranges_add(&straddle, 0x3FF000, 0x2000, "straddles 0x400000");
+	CHECK_EQ(sr_largest_fitting_size(0xFFFFFFFF, &straddle), 0xFFFFFFFFULL + 1 - 0x401000,
+		 "range straddling the low end");
+}
+
+/* Randomized: the answer S is legal (fits, avoids every range) and S plus one
+ * more page is not. Page-granular ranges, so that characterizes "largest". */
+static void test_largest_fitting_property(void)
+{
+	rng_state = PROPERTY_SEED ^ 0x1111;
+	for (unsigned iter = 0; iter < 400; iter++) {
+		uint64_t seed = rng_state;
+		uint64_t top = rnd_below(3) == 0 ? 0xFFFFFFFF
+						 : rnd_range(0x401, SR_GPA_TOP_MAX >> 12) * PAGE - 1;
+		uint64_t top_pages = (top + 1) / PAGE;
+		struct sr_ranges list = {0};
+		unsigned n = (unsigned)rnd_below(8);
+
+		for (unsigned i = 0; i < n; i++) {
+			/* Mostly near the top, sometimes anywhere, sometimes above. */
+			uint64_t first = rnd_below(2) ? top_pages - rnd_range(1, 64)
+						      : rnd_range(0, top_pages + 16);
+			uint64_t pages = rnd_range(1, rnd_below(5) ? 8 : 4096);
+			sr_ranges_add(&list, first * PAGE, pages * PAGE, "random");
+		}
+
+		uint64_t s = sr_largest_fitting_size(top, &list);
+		uint64_t limit = sr_scratch_size_limit(top);
+		CHECK(s % PAGE == 0 && s <= limit, "seed 0x%llx top 0x%llx: size 0x%llx (limit 0x%llx)",
+		      U(seed), U(top), U(s), U(limit));
+		if (s > 0)
+			CHECK(sr_ranges_first_overlap(&list, top - s + 1, s) == NULL,
+			      "seed 0x%llx top 0x%llx: size 0x%llx overlaps a range", U(seed), U(top), U(s));
+		if (s < limit)
+			CHECK(sr_ranges_first_overlap(&list, top - s - PAGE + 1, s + PAGE) != NULL,
+			      "seed 0x%llx top 0x%llx: size 0x%llx + 1 page would fit too", U(seed), U(top),
+			      U(s));
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* sr_scratch_layout                                                         */
+
+/* What every layout must satisfy: slots sorted with consecutive ids and
+ * host_offset == gpa - base, slots and holes tiling [base, top] exactly,
+ * holes inside `avoid` (none without split), slots clear of `avoid`. */
+static void check_layout_invariants(const struct sr_scratch *s, uint64_t top, uint64_t size,
+				    bool split, const struct sr_ranges *avoid, uint32_t first_id,
+				    const char *ctx)
+{
+	CHECK_EQ(s->top, top, "%s: top", ctx);
+	CHECK_EQ(s->size, size, "%s: size", ctx);
+	CHECK_EQ(s->base, top - size + 1, "%s: base", ctx);
+	CHECK(s->slot_count <= ARRAY_SIZE(s->slots), "%s: %u slots", ctx, s->slot_count);
+	CHECK(s->holes.count <= SR_MAX_HOLES, "%s: %u holes", ctx, s->holes.count);
+	CHECK(s->untouched.count <= SR_MAX_HOLES, "%s: %u untouched", ctx, s->untouched.count);
+	if (!split)
+		CHECK_EQ(s->holes.count, 0, "%s: holes without split", ctx);
+
+	for (unsigned i = 0; i < s->slot_count && i < ARRAY_SIZE(s->slots); i++) {
+		const struct sr_slot *sl = &s->slots[i];
+		CHECK(sl->size > 0, "%s: slot %u empty", ctx, i);
+		CHECK_EQ(sl->id, first_id + i, "%s: slot %u id", ctx, i);
+		CHECK_EQ(sl->kind, SR_SLOT_SCRATCH, "%s: slot %u kind", ctx, i);
+		CHECK_EQ(sl->host_offset, sl->gpa - s->base, "%s: slot %u host offset", ctx, i);
+		if (i > 0)
+			CHECK(sl->gpa > s->slots[i - 1].gpa + s->slots[i - 1].size - 1,
+			      "%s: slot %u at 0x%llx not after slot %u", ctx, i, U(sl->gpa), i - 1);
+		if (split && avoid) {
+			const struct sr_range *hit = sr_ranges_first_overlap(avoid, sl->gpa, sl->size);
+			CHECK(hit == NULL, "%s: slot %u [0x%llx, +0x%llx) overlaps avoided [0x%llx, +0x%llx)",
+			      ctx, i, U(sl->gpa), U(sl->size), U(hit ? hit->base : 0),
+			      U(hit ? hit->size : 0));
+		}
+	}
+	for (unsigned h = 0; h < s->holes.count && h < SR_MAX_RANGES; h++) {
+		const struct sr_range *r = &s->holes.r[h];
+		bool inside = false;
+		for (unsigned a = 0; avoid && a < avoid->count; a++)
+			if (avoid->r[a].base <= r->base && sr_range_end(&avoid->r[a]) >= sr_range_end(r))
+				inside = true;
+		CHECK(inside, "%s: hole %u [0x%llx, +0x%llx) is not inside an avoided range", ctx, h,
+		      U(r->base), U(r->size));
+		/* every hole is untouched too */
+		CHECK(sr_ranges_bytes_within(&s->untouched, r->base, r->size) == r->size,
+		      "%s: hole %u [0x%llx, +0x%llx) not all untouched", ctx, h, U(r->base), U(r->size));
+	}
+	check_ranges_canonical(&s->holes, ctx);
+	check_ranges_canonical(&s->untouched, ctx);
+
+	/* Tiling: walking slots and holes in address order from base, each
+	 * starts where the previous one ended, and the last ends at top. */
+	uint64_t cursor = s->base;
+	unsigned i = 0, h = 0;
+	while (i < s->slot_count || h < s->holes.count) {
+		if (i < s->slot_count && s->slots[i].gpa == cursor) {
+			cursor += s->slots[i++].size;
+		} else if (h < s->holes.count && s->holes.r[h].base == cursor) {
+			cursor += s->holes.r[h++].size;
+		} else {
+			CHECK(false, "%s: gap or overlap at 0x%llx (slot %u, hole %u)", ctx, U(cursor), i, h);
+			return;
+		}
+	}
+	CHECK_EQ(cursor, top + 1, "%s: slots and holes end at top + 1", ctx);
+}
+
+static void test_scratch_layout(void)
+{
+	struct sr_ranges devices = {0}, avoid, empty = {0};
+	struct sr_scratch s;
+	const uint64_t top = 0xFFFFFFFF;
+
+	sr_ranges_add(&devices, SR_LAPIC_GPA, PAGE, "LAPIC");
+	sr_ranges_add(&devices, SR_IOAPIC_GPA, PAGE, "IOAPIC");
+	avoid = devices; /* as the VMM does with the irqchip on */
+
+	/* Split, scratch 0x6882000: base = 0x100000000 - 0x6882000 = 0xF977E000,
+	 * holes at the IOAPIC and LAPIC pages, three slots between them. */
+	static const struct sr_slot want_split[] = {
+		{5, SR_SLOT_SCRATCH, 0xF977E000, 0xFEC00000 - 0xF977E000, 0},
+		{6, SR_SLOT_SCRATCH, 0xFEC01000, 0xFEE00000 - 0xFEC01000, 0xFEC01000 - 0xF977E000},
+		{7, SR_SLOT_SCRATCH, 0xFEE01000, 0x100000000 - 0xFEE01000, 0xFEE01000 - 0xF977E000},
+	};
+	CHECK(sr_scratch_layout(&s, top, 0x6882000, true, &avoid, &devices, 5), "split refused");
+	check_layout_invariants(&s, top, 0x6882000, true, &avoid, 5, "split 0x6882000");
+	CHECK_EQ(s.base, 0xF977E000, "split base");
+	CHECK_EQ(s.slot_count, 3, "split slots");
+	for (unsigned i = 0; i < 3 && i < s.slot_count; i++) {
+		CHECK_EQ(s.slots[i].id, want_split[i].id, "split slot %u id", i);
+		CHECK_EQ(s.slots[i].gpa, want_split[i].gpa, "split slot %u gpa", i);
+		CHECK_EQ(s.slots[i].size, want_split[i].size, "split slot %u size", i);
+		CHECK_EQ(s.slots[i].host_offset, want_split[i].host_offset, "split slot %u offset", i);
+	}
+	static const struct span device_pages[] = {{SR_IOAPIC_GPA, PAGE}, {SR_LAPIC_GPA, PAGE}};
+	check_ranges(&s.holes, device_pages, 2, "split holes");
+	check_ranges(&s.untouched, device_pages, 2, "split untouched");
+	CHECK_EQ(sr_scratch_tested_pages(&s), (0x6882000 - 2 * PAGE) / PAGE, "split tested pages");
+	CHECK_EQ(sr_scratch_tested_pages(&s), 0x6880, "split tested pages");
+
+	/* Single: one slot over all of it, no holes, the device pages untouched. */
+	CHECK(sr_scratch_layout(&s, top, 0x6882000, false, &avoid, &devices, 1), "single refused");
+	check_layout_invariants(&s, top, 0x6882000, false, &avoid, 1, "single 0x6882000");
+	CHECK_EQ(s.slot_count, 1, "single slots");
+	CHECK_EQ(s.slots[0].gpa, 0xF977E000, "single slot gpa");
+	CHECK_EQ(s.slots[0].size, 0x6882000, "single slot size");
+	CHECK_EQ(s.slots[0].host_offset, 0, "single slot offset");
+	CHECK_EQ(s.slots[0].id, 1, "single slot id");
+	CHECK_EQ(s.holes.count, 0, "single holes");
+	check_ranges(&s.untouched, device_pages, 2, "single untouched");
+	CHECK_EQ(sr_scratch_tested_pages(&s), 0x6880, "single tested pages");
+
+	/* The default 0x48000 at 0xFFFB8000 lies above both device pages. */
+	CHECK(sr_scratch_layout(&s, top, 0x48000, true, &avoid, &devices, 1), "default refused");
+	check_layout_invariants(&s, top, 0x48000, true, &avoid, 1, "default 0x48000");
+	CHECK_EQ(s.holes.count, 0, "default holes");
+	CHECK_EQ(s.untouched.count, 0, "default untouched");
+	CHECK_EQ(s.slot_count, 1, "default slots");
+	CHECK_EQ(s.slots[0].gpa, 0xFFFB8000, "default slot gpa");
+	CHECK_EQ(sr_scratch_tested_pages(&s), 0x48, "default tested pages");
+
+	/* A range wholly outside scratch is ignored. */
+	struct sr_ranges outside = {0};
+	sr_ranges_add(&outside, 0x500000, PAGE, "below scratch");
+	CHECK(sr_scratch_layout(&s, 0xFEDFFFFF, 0x48000, true, &outside, &devices, 1),
+	      "outside refused");
+	check_layout_invariants(&s, 0xFEDFFFFF, 0x48000, true, &outside, 1, "outside");
+	CHECK_EQ(s.holes.count, 0, "range below scratch: holes");
+	CHECK_EQ(s.untouched.count, 0, "LAPIC above top 0xFEDFFFFF: untouched");
+	CHECK_EQ(s.slot_count, 1, "range below scratch: slots");
+
+	/* Ranges straddling base and top are clipped to scratch. */
+	struct sr_ranges edges = {0};
+	sr_ranges_add(&edges, 0xFFFB7000, 0x2000, "across base");
+	sr_ranges_add(&edges, 0xFFFFF000, 0x2000, "across top");
+	CHECK(sr_scratch_layout(&s, top, 0x48000, true, &edges, &empty, 1), "edges refused");
+	check_layout_invariants(&s, top, 0x48000, true, &edges, 1, "edges");
+	static const struct span clipped[] = {{0xFFFB8000, PAGE}, {0xFFFFF000, PAGE}};
+	check_ranges(&s.holes, clipped, 2, "clipped holes");
+	CHECK_EQ(s.slot_count, 1, "edges: one slot between");
+	CHECK_EQ(s.slots[0].gpa, 0xFFFB9000, "edges slot gpa");
+	CHECK_EQ(s.slots[0].size, 0x48000 - 2 * PAGE, "edges slot size");
+	CHECK_EQ(s.slots[0].host_offset, PAGE, "edges slot offset");
+	CHECK_EQ(sr_scratch_tested_pages(&s), 0x46, "edges tested pages");
+
+	/* A range covering all of scratch: no slot, nothing tested. */
+	struct sr_ranges all = {0};
+	sr_ranges_add(&all, 0xF0000000, 0x10000000, "everything");
+	CHECK(sr_scratch_layout(&s, top, 0x48000, true, &all, &empty, 1), "all refused");
+	check_layout_invariants(&s, top, 0x48000, true, &all, 1, "all avoided");
+	CHECK_EQ(s.slot_count, 0, "all avoided: slots");
+	CHECK_EQ(sr_scratch_tested_pages(&s), 0, "all avoided: tested pages");
+
+	/* SR_MAX_HOLES holes fit (17 slots); one more is refused. Separate pages
+	 * 0xF0001000, 0xF0003000, ... inside scratch [0xF0000000, 0xFFFFFFFF]. */
+	struct sr_ranges many = {0};
+	for (unsigned i = 0; i < SR_MAX_HOLES; i++)
+		sr_ranges_add(&many, 0xF0001000 + i * 0x2000ULL, PAGE, "placeholder");
+	CHECK(sr_scratch_layout(&s, top, 0x10000000, true, &many, &empty, 1), "16 holes refused");
+	check_layout_invariants(&s, top, 0x10000000, true, &many, 1, "16 holes");
+	CHECK_EQ(s.holes.count, SR_MAX_HOLES, "16 holes");
+	CHECK_EQ(s.slot_count, SR_MAX_HOLES + 1, "16 holes: slots");
+	sr_ranges_add(&many, 0xF0001000 + SR_MAX_HOLES * 0x2000ULL, PAGE, "one too many");
+	CHECK(!sr_scratch_layout(&s, top, 0x10000000, true, &many, &empty, 1), "17 holes accepted");
+
+	/* 14 placeholders plus the LAPIC and IOAPIC pages are exactly
+	 * SR_MAX_HOLES holes; the device pages are already among them, so
+	 * `untouched` stays at 16 too. The layout must be accepted. */
+	struct sr_ranges sixteen = devices;
+	for (unsigned i = 0; i < SR_MAX_HOLES - 2; i++)
+		sr_ranges_add(&sixteen, 0xF0001000 + i * 0x2000ULL, PAGE, "placeholder");
+	CHECK_EQ(sixteen.count, SR_MAX_HOLES, "14 placeholders + 2 devices");
+	CHECK(sr_scratch_layout(&s, top, 0x10000000, true, &sixteen, &devices, 1),
+	      "16 holes including the device pages refused (devices re-added to a full hole list)");
+	CHECK_EQ(s.untouched.count, SR_MAX_HOLES, "16 holes including the devices: untouched");
+}
+
+/* Randomized: page-granular model of scratch. Every page is in a hole iff an
+ * avoided range covers it (split only), untouched iff a hole or a device page,
+ * in a slot otherwise. */
+static void test_scratch_layout_property(void)
+{
+	enum { MAX_PAGES = 2048 };
+	static uint8_t model[MAX_PAGES]; /* bit 0: avoided, bit 1: device */
+
+	rng_state = PROPERTY_SEED ^ 0x2222;
+	for (unsigned iter = 0; iter < 500; iter++) {
+		uint64_t seed = rng_state;
+		char ctx[96];
+		uint64_t top;
+
+		switch (rnd_below(3)) {
+		case 0:
+			top = 0xFFFFFFFF;
+			break;
+		case 1:
+			top = 0xFFFFFFFFF;
+			break;
+		default:
+			top = rnd_range(0x401, (SR_GPA_TOP_MAX + 1) / PAGE) * PAGE - 1;
+		}
+		uint64_t limit_pages = sr_scratch_size_limit(top) / PAGE;
+		uint64_t pages = rnd_range(1, limit_pages < MAX_PAGES ? limit_pages : MAX_PAGES);
+		uint64_t size = pages * PAGE, base = top - size + 1, base_page = base / PAGE;
+		bool split = rnd_below(4) != 0;
+		uint32_t first_id = (uint32_t)rnd_range(1, 100);
+		struct sr_ranges avoid = {0}, devices = {0};
+
+		snprintf(ctx, sizeof(ctx), "seed 0x%llx top 0x%llx size 0x%llx %s", U(seed), U(top),
+			 U(size), split ? "split" : "single");
+		memset(model, 0, sizeof(model));
+
+		/* Device pages: up to 3, near or inside scratch. */
+		for (unsigned n = (unsigned)rnd_below(4), i = 0; i < n; i++) {
+			uint64_t p = base_page - 4 + rnd_below(pages + 8);
+			sr_ranges_add(&devices, p * PAGE, PAGE, "device");
+			if (p >= base_page && p - base_page < pages)
+				model[p - base_page] |= 2;
+		}
+		if (split && rnd_below(2))
+			for (unsigned i = 0; i < devices.count; i++)
+				sr_ranges_add(&avoid, devices.r[i].base, devices.r[i].size, "device");
+		/* Up to 12 avoided ranges, reaching past both ends at times, so
+		 * holes and untouched stay within SR_MAX_HOLES. */
+		for (unsigned n = (unsigned)rnd_below(13), i = 0; i < n; i++) {
+			uint64_t first = base_page - 16 + rnd_below(pages + 32);
+			uint64_t len = rnd_range(1, rnd_below(6) ? 16 : pages);
+			sr_ranges_add(&avoid, first * PAGE, len * PAGE, "random");
+		}
+		if (split)
+			for (uint64_t p = 0; p < pages; p++)
+				if (sr_ranges_first_overlap(&avoid, (base_page + p) * PAGE, PAGE))
+					model[p] |= 1;
+
+		struct sr_scratch s;
+		bool ok = sr_scratch_layout(&s, top, size, split, &avoid, &devices, first_id);
+		CHECK(ok, "%s: refused", ctx);
+		if (!ok)
+			continue;
+		check_layout_invariants(&s, top, size, split, &avoid, first_id, ctx);
+
+		/* Runs of the model, against holes, slots, untouched. */
+		struct span want_holes[MAX_PAGES / 2 + 1], want_slots[MAX_PAGES / 2 + 1],
+			want_untouched[MAX_PAGES / 2 + 1];
+		unsigned nh = 0, ns = 0, nu = 0;
+		uint64_t tested = 0;
+		for (uint64_t p = 0; p < pages; p++) {
+			uint64_t gpa = base + p * PAGE;
+			struct span *list;
+			unsigned *n;
+			if (model[p] & 1) {
+				list = want_holes;
+				n = &nh;
+			} else {
+				list = want_slots;
+				n = &ns;
+			}
+			if (*n > 0 && list[*n - 1].base + list[*n - 1].size == gpa)
+				list[*n - 1].size += PAGE;
+			else
+				list[(*n)++] = (struct span){gpa, PAGE};
+			if (model[p]) {
+				if (nu > 0 && want_untouched[nu - 1].base + want_untouched[nu - 1].size == gpa)
+					want_untouched[nu - 1].size += PAGE;
+				else
+					want_untouched[nu++] = (struct span){gpa, PAGE};
+			} else {
+				tested++;
+			}
+		}
+		check_ranges(&s.holes, want_holes, nh, ctx);
+		CHECK_EQ(s.slot_count, ns, "%s: slots", ctx);
+		for (unsigned i = 0; i < ns && i < s.slot_count; i++) {
+			CHECK_EQ(s.slots[i].gpa, want_slots[i].base, "%s: slot %u gpa", ctx, i);
+			CHECK_EQ(s.slots[i].size, want_slots[i].size, "%s: slot %u size", ctx, i);
+		}
+		check_ranges(&s.untouched, want_untouched, nu, ctx);
+		CHECK_EQ(sr_scratch_tested_pages(&s), tested, "%s: tested pages", ctx);
+		if (failed > 50) /* one broken rule fails every iteration: stop early */
+			break;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* sr_parse_options                                                          */
+
+#define MAX_ARGS 40
+
+static enum sr_parse_status parse_args(struct sr_options *opt, char *err, size_t err_size,
+				       const char *const *args)
+{
+	char *argv[MAX_ARGS + 2];
+	int argc = 0;
+
+	argv[argc++] = (char *)"vmm";
+	for (unsigned i = 0; args[i] != NULL && i < MAX_ARGS; i++)
+		argv[argc++] = (char *)args[i];
+	argv[argc] = NULL;
+	err[0] = '\0';
+	return sr_parse_options(opt, argc, argv, err, err_size);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static const struct opt_error_case {
+	const char *args[8];
+	const char *err_has; /* the error must name this */
+} opt_error_cases[] = {
+	/* --reserve: overlapping, unaligned, zero, low region, above top */
+	{{"--reserve", "0xfee00000:0x2000", "--reserve", "0xfee01000:0x1000"}, "--reserve"},
+	{{"--emulate-apic-page", "--reserve", "0xfee00000:0x1000"}, "--reserve"},
+	{{"--reserve", "0xfee00000:0x1000", "--emulate-apic-page"}, "--reserve"},
+	{{"--reserve", "0xfee00800:0x1000"}, "--reserve"},
+	{{"--reserve", "0xfee00000:0x800"}, "--reserve"},
+	{{"--reserve", "0xfee00000:0x1001"}, "--reserve"},
+	{{"--reserve", "0xfee00000:0"}, "--reserve"},
+	{{"--reserve", "0x3ff000:0x1000"}, "--reserve"},
+	{{"--reserve", "0:0x1000"}, "--reserve"},
+	{{"--reserve", "0x3ff000:0x2000"}, "--reserve"},
+	{{"--reserve", "0x100000000:0x1000"}, "--reserve"}, /* above the default top */
+	{{"--reserve", "0xfffff000:0x2000"}, "--reserve"},  /* straddles the default top */
+	{{"--gpa-top", "0xfedfffff", "--reserve", "0xfee00000:0x1000"}, "--reserve"},
+	{{"--reserve", "0x4000000000:0x1000", "--gpa-top", "0x3fffffffff"}, "--reserve"},
+	{{"--reserve", "0x3ffffff000:0x2000", "--gpa-top", "0x3fffffffff"}, "--reserve"},
+	{{"--reserve", "0x500000:0xffffffffffffF000"}, "--reserve"},
+	{{"--reserve", "0xfee00000"}, "--reserve"},
+	{{"--reserve", "0xfee00000:"}, "--reserve"},
+	{{"--reserve", ":0x1000"}, "--reserve"},
+	{{"--reserve", "x:0x1000"}, "--reserve"},
+	{{"--reserve", "0xfee00000:1Q"}, "--reserve"},
+	/* the LAPIC check needs the irqchip */
+	{{"--apic-check", "on", "--irqchip", "off"}, "--apic-check"},
+	{{"--irqchip", "off", "--apic-check", "on"}, "--apic-check"},
+	/* unknown, missing value, repeated */
+	{{"--bogus"}, "--bogus"},
+	{{"--scratch"}, "--scratch"},
+	{{"scratch-size"}, "scratch-size"},
+	{{"-x"}, "-x"},
+	{{"--probe=yes"}, "--probe"},
+	{{"--scratch-size"}, "--scratch-size"},
+	{{"--layout", "split", "--gpa-top"}, "--gpa-top"},
+	{{"--reserve"}, "--reserve"},
+	{{"--timeout"}, "--timeout"},
+	{{"--layout", "split", "--layout", "single"}, "--layout"},
+	{{"--scratch-size", "0x1000", "--scratch-size=0x2000"}, "--scratch-size"},
+	{{"--gpa-top", "32", "--gpa-top", "32"}, "--gpa-top"},
+	{{"--irqchip", "on", "--irqchip", "on"}, "--irqchip"},
+	{{"--emulate-apic-page", "--emulate-apic-page"}, "--emulate-apic-page"},
+	{{"-v", "--verbose"}, "--verbose"},
+	{{"--probe", "--probe"}, "--probe"},
+	/* bad values */
+	{{"--timeout", "0"}, "--timeout"},
+	{{"--timeout", "86401"}, "--timeout"},
+	{{"--timeout", "-1"}, "--timeout"},
+	{{"--timeout", "ten"}, "--timeout"},
+	{{"--layout", "both"}, "--layout"},
+	{{"--layout", ""}, "--layout"},
+	{{"--irqchip", "yes"}, "--irqchip"},
+	{{"--apic-check", "1"}, "--apic-check"},
+	{{"--touch", "some"}, "--touch"},
+	{{"--scratch-size", "0"}, "--scratch-size"},
+	{{"--scratch-size", "0x1001"}, "--scratch-size"},
+	{{"--scratch-size", "4G"}, "--scratch-size"}, /* more than 4 GiB - 4 MiB below top 32 */
+	{{"--scratch-size", "1.5G"}, "--scratch-size"},
+	{{"--scratch-size="}, "--scratch-size"},
+	{{"--gpa-top", "0xfee00000"}, "--gpa-top"},
+	{{"--gpa-top", "0x4000000fff"}, "--gpa-top"},
+	{{"--gpa-top", "0x400fff"}, "--scratch-size"}, /* default 0x48000 does not fit */
+	{{"--guest", ""}, "--guest"},
+	{{"--kvm-device="}, "--kvm-device"},
+};
+
+static void test_parse_options_errors(void)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(opt_error_cases); i++) {
+		const struct opt_error_case *c = &opt_error_cases[i];
+		struct sr_options opt;
+		char err[256], ctx[160] = "";
+		enum sr_parse_status st = parse_args(&opt, err, sizeof(err), c->args);
+
+		for (unsigned a = 0; a < ARRAY_SIZE(c->args) && c->args[a]; a++)
+			snprintf(ctx + strlen(ctx), sizeof(ctx) - strlen(ctx), "%s\"%s\"", a ? " " : "",
+				 c->args[a]);
+		CHECK_EQ(st, SR_PARSE_ERROR, "case %u: %s", i, ctx);
+		CHECK(strstr(err, c->err_has) != NULL, "case %u: %s: error \"%s\" does not name \"%s\"",
+		      i, ctx, err, c->err_has);
+		CHECK(strchr(err, '\n') == NULL, "case %u: %s: error is more than one line", i, ctx);
+	}
+
+	/* At most SR_MAX_HOLES placeholders: the guest gets at most that many holes. */
+	const char *args[2 * (SR_MAX_HOLES + 1) + 1];
+	static char specs[SR_MAX_HOLES + 1][32];
+	struct sr_options opt;
+	char err[256];
+	for (unsigned i = 0; i <= SR_MAX_HOLES; i++) {
+		snprintf(specs[i], sizeof(specs[i]), "0x%llx:0x1000", U(0x10000000 + i * 0x2000ULL));
+		args[2 * i] = "--reserve";
+		args[2 * i + 1] = specs[i];
+	}
+	args[2 * SR_MAX_HOLES] = NULL;
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), args), SR_PARSE_OK, "16 --reserve: %s", err);
+	CHECK_EQ(opt.reserve.count, SR_MAX_HOLES, "16 --reserve ranges");
+	args[2 * SR_MAX_HOLES] = "--reserve";
+	args[2 * SR_MAX_HOLES + 2] = NULL;
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), args), SR_PARSE_ERROR, "17 --reserve");
+	CHECK_HAS(err, "--reserve", "17 --reserve");
+
+	/* A short error buffer still gets a terminated message. */
+	char tiny[8];
+	memset(tiny, 'x', sizeof(tiny));
+	CHECK_EQ(parse_args(&opt, tiny, sizeof(tiny), ARGS("--bogus-option-name")), SR_PARSE_ERROR,
+		 "tiny buffer");
+	CHECK(memchr(tiny, '\0', sizeof(tiny)) != NULL, "tiny buffer not terminated");
+}
+
+static void test_parse_options_ok(void)
+{
+	struct sr_options opt;
+	char err[256];
+
+	unsetenv(SR_KVM_DEVICE_ENV);
+
+	/* Defaults. */
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS(NULL)), SR_PARSE_OK, "no options: %s", err);
+	CHECK_EQ(opt.scratch_size, 0x48000, "default scratch size");
+	CHECK_EQ(opt.top, 0xFFFFFFFF, "default top");
+	CHECK_EQ(opt.layout, SR_LAYOUT_SPLIT, "default layout");
+	CHECK(opt.irqchip, "default irqchip");
+	CHECK(opt.apic_check, "default apic check");
+	CHECK(opt.touch_all, "default touch");
+	CHECK(!opt.probe, "default probe");
+	CHECK(!opt.verbose, "default verbose");
+	CHECK_EQ(opt.timeout_s, 30, "default timeout");
+	CHECK_EQ(opt.reserve.count, 0, "default reserve");
+	CHECK(opt.guest_path == NULL, "default guest path");
+	CHECK(opt.kvm_device && strcmp(opt.kvm_device, "/dev/kvm") == 0, "default device %s",
+	      opt.kvm_device ? opt.kvm_device : "(null)");
+
+	/* --emulate-apic-page is --reserve 0xfee00000:0x1000. */
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--emulate-apic-page")), SR_PARSE_OK, "%s", err);
+	static const struct span apic[] = {{0xFEE00000, 0x1000}};
+	check_ranges(&opt.reserve, apic, 1, "--emulate-apic-page");
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--reserve", "0xfee00000:0x1000")), SR_PARSE_OK,
+		 "%s", err);
+	check_ranges(&opt.reserve, apic, 1, "--reserve 0xfee00000:0x1000");
+
+	/* Several --reserve, given out of order, come out sorted. */
+	CHECK_EQ(parse_args(&opt, err, sizeof(err),
+			    ARGS("--reserve", "0x10000000:8K", "--reserve", "0x500000:0x1000",
+				 "--emulate-apic-page", "--reserve", "0xfffff000:0x1000")),
+		 SR_PARSE_OK, "%s", err);
+	static const struct span several[] = {
+		{0x500000, 0x1000}, {0x10000000, 0x2000}, {0xFEE00000, 0x1000}, {0xFFFFF000, 0x1000}};
+	check_ranges(&opt.reserve, several, 4, "several --reserve");
+	/* Above 4 GiB with a 36-bit top, at the low end exactly. */
+	CHECK_EQ(parse_args(&opt, err, sizeof(err),
+			    ARGS("--gpa-top", "36", "--reserve", "0x100000000:0x1000", "--reserve",
+				 "0x400000:0x1000")),
+		 SR_PARSE_OK, "%s", err);
+	CHECK_EQ(opt.top, 0xFFFFFFFFF, "--gpa-top 36");
+	CHECK_EQ(opt.reserve.count, 2, "--reserve above 4 GiB under top 36");
+
+	/* --irqchip off turns the LAPIC check off; --apic-check off alone too. */
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--irqchip", "off")), SR_PARSE_OK, "%s", err);
+	CHECK(!opt.irqchip && !opt.apic_check, "--irqchip off: irqchip %d apic_check %d", opt.irqchip,
+	      opt.apic_check);
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--irqchip", "off", "--apic-check", "off")),
+		 SR_PARSE_OK, "%s", err);
+	CHECK(!opt.apic_check, "--irqchip off --apic-check off");
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--apic-check", "off")), SR_PARSE_OK, "%s", err);
+	CHECK(opt.irqchip && !opt.apic_check, "--apic-check off: irqchip %d apic_check %d",
+	      opt.irqchip, opt.apic_check);
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--apic-check=on", "--irqchip=on")),
+		 SR_PARSE_OK, "%s", err);
+	CHECK(opt.irqchip && opt.apic_check, "--apic-check=on --irqchip=on");
+
+	/* "=" forms and suffixes. */
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--scratch-size=1G")), SR_PARSE_OK, "%s", err);
+	CHECK_EQ(opt.scratch_size, 1ULL << 30, "--scratch-size=1G");
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--scratch-size", "0x10M")), SR_PARSE_OK, "%s",
+		 err);
+	CHECK_EQ(opt.scratch_size, 16ULL << 20, "--scratch-size 0x10M");
+	/* The largest scratch under top 32: 4 GiB - 4 MiB = 4092 MiB. */
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--scratch-size", "4092M")), SR_PARSE_OK, "%s",
+		 err);
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--gpa-top=36", "--scratch-size=4G")),
+		 SR_PARSE_OK, "%s", err);
+	CHECK_EQ(opt.scratch_size, 4 * GIB, "--scratch-size=4G under top 36");
+	/* The order of --gpa-top and --scratch-size does not matter. */
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--scratch-size", "4G", "--gpa-top", "36")),
+		 SR_PARSE_OK, "%s", err);
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--gpa-top", "0xfedfffff")), SR_PARSE_OK,
+		 "%s", err);
+	CHECK_EQ(opt.top, 0xFEDFFFFF, "--gpa-top 0xfedfffff");
+
+	/* The remaining options. */
+	CHECK_EQ(parse_args(&opt, err, sizeof(err),
+			    ARGS("--layout", "single", "--touch", "none", "--timeout", "86400", "--probe",
+				 "-v", "--guest", "g.elf", "--kvm-device=/dev/null")),
+		 SR_PARSE_OK, "%s", err);
+	CHECK_EQ(opt.layout, SR_LAYOUT_SINGLE, "--layout single");
+	CHECK(!opt.touch_all, "--touch none");
+	CHECK_EQ(opt.timeout_s, 86400, "--timeout 86400");
+	CHECK(opt.probe && opt.verbose, "--probe -v");
+	CHECK(opt.guest_path && strcmp(opt.guest_path, "g.elf") == 0, "--guest");
+	CHECK(opt.kvm_device && strcmp(opt.kvm_device, "/dev/null") == 0, "--kvm-device=");
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--layout=check", "--timeout", "1")),
+		 SR_PARSE_OK, "%s", err);
+	CHECK_EQ(opt.layout, SR_LAYOUT_CHECK, "--layout=check");
+	CHECK_EQ(opt.timeout_s, 1, "--timeout 1");
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--layout", "split", "--verbose")),
+		 SR_PARSE_OK, "%s", err);
+	CHECK_EQ(opt.layout, SR_LAYOUT_SPLIT, "--layout split");
+	CHECK(opt.verbose, "--verbose");
+
+	/* Help. */
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--help")), SR_PARSE_HELP, "--help");
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("-h")), SR_PARSE_HELP, "-h");
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--probe", "--help")), SR_PARSE_HELP,
+		 "--probe --help");
+
+	/* $SCRATCHRIG_KVM_DEVICE replaces the default; --kvm-device beats it;
+	 * an empty one is ignored. */
+	setenv(SR_KVM_DEVICE_ENV, "/dev/kvm-from-env", 1);
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS(NULL)), SR_PARSE_OK, "%s", err);
+	CHECK(opt.kvm_device && strcmp(opt.kvm_device, "/dev/kvm-from-env") == 0, "env device: %s",
+	      opt.kvm_device ? opt.kvm_device : "(null)");
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS("--kvm-device", "/dev/other")), SR_PARSE_OK,
+		 "%s", err);
+	CHECK(opt.kvm_device && strcmp(opt.kvm_device, "/dev/other") == 0, "option over env: %s",
+	      opt.kvm_device ? opt.kvm_device : "(null)");
+	setenv(SR_KVM_DEVICE_ENV, "", 1);
+	CHECK_EQ(parse_args(&opt, err, sizeof(err), ARGS(NULL)), SR_PARSE_OK, "%s", err);
+	CHECK(opt.kvm_device && strcmp(opt.kvm_device, "/dev/kvm") == 0, "empty env: %s",
+	      opt.kvm_device ? opt.kvm_device : "(null)");
+	unsetenv(SR_KVM_DEVICE_ENV);
+}
+
+/* ------------------------------------------------------------------------ */
+/* sr_elf_validate                                                           */
+
+#define CODE_BYTES 16
+struct elf_image {
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[2];
+	uint8_t code[CODE_BYTES];
+};
+
+/* A minimal valid guest: one PT_LOAD R|X at 0x100000, entry at its start. */
+static void make_valid_elf(struct elf_image *m)
+{
+	memset(m, 0, sizeof(*m));
+	memcpy(m->eh.e_ident, ELFMAG, SELFMAG);
+	m->eh.e_ident[EI_CLASS] = ELFCLASS64;
+	m->eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	m->eh.e_ident[EI_VERSION] = EV_CURRENT;
+	m->eh.e_type = ET_EXEC;
+	m->eh.e_machine = EM_X86_64;
+	m->eh.e_version = EV_CURRENT;
+	m->eh.e_entry = 0x100000;
+	m->eh.e_phoff = offsetof(struct elf_image, ph);
+	m->eh.e_ehsize = sizeof(Elf64_Ehdr);
+	m->eh.e_phentsize = sizeof(Elf64_Phdr);
+	m->eh.e_phnum = 1;
+	m->ph[0] = (Elf64_Phdr){
+		.p_type = PT_LOAD,
+		.p_flags = PF_R | PF_X,
+		.p_offset = offsetof(struct elf_image, code),
+		.p_vaddr = 0x100000,
+		.p_paddr = 0x100000,
+		.p_filesz = CODE_BYTES,
+		.p_memsz = 0x1000,
+		.p_align = 0x1000,
+	};
+	memset(m->code, 0xF4, sizeof(m->code)); /* hlt */
+}
+
+/* Each mutation edits the valid image and may shorten the file. */
+#define MUTATION(name, ...)                                                   \
+	static void mut_##name(struct elf_image *m, size_t *size)            \
+	{                                                                     \
+		(void)m;                                                      \
+		(void)size;                                                   \
+		__VA_ARGS__;                                                  \
+	}
+
+MUTATION(none, )
+MUTATION(entry_last_byte, m->eh.e_entry = 0x100000 + 0x1000 - 1)
+MUTATION(segment_at_window_end, {
+	m->ph[0].p_vaddr = m->ph[0].p_paddr = 0x1FF000;
+	m->eh.e_entry = 0x1FF010;
+})
+MUTATION(whole_window, m->ph[0].p_memsz = 0x100000)
+MUTATION(second_segment_data, {
+	m->eh.e_phnum = 2;
+	m->ph[1] = (Elf64_Phdr){PT_LOAD, PF_R | PF_W, 0, 0x180000, 0x180000, 0, 0x2000, 0x1000};
+})
+MUTATION(entry_in_second_segment, {
+	m->eh.e_phnum = 2;
+	m->ph[0].p_flags = PF_R;
+	m->ph[1] = (Elf64_Phdr){PT_LOAD, PF_R | PF_X, 0, 0x180000, 0x180000, 0, 0x2000, 0x1000};
+	m->eh.e_entry = 0x181000;
+})
+MUTATION(non_load_ignored, {
+	m->eh.e_phnum = 2;
+	m->ph[1] = (Elf64_Phdr){.p_type = PT_GNU_STACK, .p_flags = PF_R | PF_W};
+})
+MUTATION(bss_only, m->ph[0].p_filesz = 0)
+MUTATION(bad_magic, m->eh.e_ident[EI_MAG1] = 'e')
+MUTATION(bad_magic0, m->eh.e_ident[EI_MAG0] = 0)
+MUTATION(class32, m->eh.e_ident[EI_CLASS] = ELFCLASS32)
+MUTATION(class_none, m->eh.e_ident[EI_CLASS] = ELFCLASSNONE)
+MUTATION(big_endian, m->eh.e_ident[EI_DATA] = ELFDATA2MSB)
+MUTATION(machine_386, m->eh.e_machine = EM_386)
+MUTATION(machine_aarch64, m->eh.e_machine = EM_AARCH64)
+MUTATION(type_dyn, m->eh.e_type = ET_DYN)
+MUTATION(type_rel, m->eh.e_type = ET_REL)
+MUTATION(empty_file, *size = 0)
+MUTATION(ident_only, *size = EI_NIDENT)
+MUTATION(header_short, *size = sizeof(Elf64_Ehdr) - 1)
+MUTATION(header_only, *size = sizeof(Elf64_Ehdr))
+MUTATION(phoff_past_end, m->eh.e_phoff = sizeof(struct elf_image) + 8)
+MUTATION(phoff_at_end, m->eh.e_phoff = sizeof(struct elf_image))
+MUTATION(phoff_huge, m->eh.e_phoff = UINT64_MAX - 8)
+MUTATION(phoff_misaligned, m->eh.e_phoff = sizeof(Elf64_Ehdr) + 1)
+MUTATION(phdrs_past_end, m->eh.e_phnum = 4) /* 64 + 4 * 56 > the 192-byte file */
+MUTATION(phdr_cut, *size = offsetof(struct elf_image, ph) + sizeof(Elf64_Phdr) - 1)
+MUTATION(phnum_max, m->eh.e_phnum = 0xFFFF)
+MUTATION(phnum_zero, m->eh.e_phnum = 0)
+MUTATION(phentsize_wrong, m->eh.e_phentsize = sizeof(Elf64_Phdr) - 8)
+MUTATION(filesz_over_memsz, {
+	m->ph[0].p_filesz = CODE_BYTES;
+	m->ph[0].p_memsz = CODE_BYTES - 1;
+})
+MUTATION(data_past_end, m->ph[0].p_offset = sizeof(struct elf_image) - CODE_BYTES / 2)
+MUTATION(offset_past_end, m->ph[0].p_offset = sizeof(struct elf_image) + 1)
+MUTATION(offset_overflow, m->ph[0].p_offset = UINT64_MAX - 7)
+MUTATION(filesz_huge, m->ph[0].p_filesz = m->ph[0].p_memsz = 0xFFFFFFFFFFFFF000ULL)
+MUTATION(below_window, {
+	m->ph[0].p_vaddr = m->ph[0].p_paddr = 0xFF000;
+	m->ph[0].p_memsz = 0x2000;
+})
+MUTATION(at_zero, {
+	m->ph[0].p_vaddr = m->ph[0].p_paddr = 0;
+	m->eh.e_entry = 0;
+})
+MUTATION(past_window_end, {
+	m->ph[0].p_vaddr = m->ph[0].p_paddr = 0x1FF000;
+	m->ph[0].p_memsz = 0x1001;
+	m->eh.e_entry = 0x1FF000;
+})
+MUTATION(over_window, m->ph[0].p_memsz = 0x100001)
+MUTATION(memsz_huge, m->ph[0].p_memsz = 0xFFFFFFFFFFFFF000ULL)
+MUTATION(vaddr_huge, {
+	m->ph[0].p_vaddr = m->ph[0].p_paddr = 0xFFFFFFFFFFFFF000ULL;
+	m->eh.e_entry = 0xFFFFFFFFFFFFF000ULL;
+})
+MUTATION(paddr_differs, m->ph[0].p_paddr = 0x101000)
+MUTATION(vaddr_high_half, m->ph[0].p_vaddr = 0xFFFFFFFF80100000ULL)
+MUTATION(entry_past_segment, m->eh.e_entry = 0x100000 + 0x1000)
+MUTATION(entry_before_segment, m->eh.e_entry = 0xFFFFF)
+MUTATION(entry_zero, m->eh.e_entry = 0)
+MUTATION(entry_not_exec, m->ph[0].p_flags = PF_R | PF_W)
+MUTATION(entry_in_data_segment, {
+	m->eh.e_phnum = 2;
+	m->ph[1] = (Elf64_Phdr){PT_LOAD, PF_R | PF_W, 0, 0x180000, 0x180000, 0, 0x2000, 0x1000};
+	m->eh.e_entry = 0x180000;
+})
+MUTATION(no_load, m->ph[0].p_type = PT_NOTE)
+MUTATION(null_type, m->ph[0].p_type = PT_NULL)
+MUTATION(second_segment_outside, {
+	m->eh.e_phnum = 2;
+	m->ph[1] = (Elf64_Phdr){PT_LOAD, PF_R | PF_W, 0, 0x200000, 0x200000, 0, 0x1000, 0x1000};
+})
+
+static const struct elf_case {
+	const char *name;
+	void (*mutate)(struct elf_image *m, size_t *size);
+	bool ok;
+	uint64_t entry; /* when ok */
+} elf_cases[] = {
+#define OK(name, entry) {#name, mut_##name, true, entry}
+#define BAD(name) {#name, mut_##name, false, 0}
+	OK(none, 0x100000),
+	OK(entry_last_byte, 0x100FFF),
+	OK(segment_at_window_end, 0x1FF010),
+	OK(whole_window, 0x100000),
+	OK(second_segment_data, 0x100000),
+	OK(entry_in_second_segment, 0x181000),
+	OK(non_load_ignored, 0x100000),
+	OK(bss_only, 0x100000),
+	BAD(bad_magic),
+	BAD(bad_magic0),
+	BAD(class32),
+	BAD(class_none),
+	BAD(big_endian),
+	BAD(machine_386),
+	BAD(machine_aarch64),
+	BAD(type_dyn),
+	BAD(type_rel),
+	BAD(empty_file),
+	BAD(ident_only),
+	BAD(header_short),
+	BAD(header_only),
+	BAD(phoff_past_end),
+	BAD(phoff_at_end),
+	BAD(phoff_huge),
+	BAD(phoff_misaligned),
+	BAD(phdrs_past_end),
+	BAD(phdr_cut),
+	BAD(phnum_max),
+	BAD(phnum_zero),
+	BAD(phentsize_wrong),
+	BAD(filesz_over_memsz),
+	BAD(data_past_end),
+	BAD(offset_past_end),
+	BAD(offset_overflow),
+	BAD(filesz_huge),
+	BAD(below_window),
+	BAD(at_zero),
+	BAD(past_window_end),
+	BAD(over_window),
+	BAD(memsz_huge),
+	BAD(vaddr_huge),
+	BAD(paddr_differs),
+	BAD(vaddr_high_half),
+	BAD(entry_past_segment),
+	BAD(entry_before_segment),
+	BAD(entry_zero),
+	BAD(entry_not_exec),
+	BAD(entry_in_data_segment),
+	BAD(no_load),
+	BAD(null_type),
+	BAD(second_segment_outside),
+#undef OK
+#undef BAD
+};
+
+static void test_elf_validate(void)
+{
+	CHECK_EQ(sizeof(struct elf_image), sizeof(Elf64_Ehdr) + 2 * sizeof(Elf64_Phdr) + CODE_BYTES,
+		 "test image has no padding");
+
+	for (unsigned i = 0; i < ARRAY_SIZE(elf_cases); i++) {
+		const struct elf_case *c = &elf_cases[i];
+		struct elf_image m;
+		size_t size = sizeof(m);
+		uint64_t entry = 0xDEADBEEF;
+
+		make_valid_elf(&m);
+		c->mutate(&m, &size);
+		/* Exactly `size` bytes on the heap, so ASan sees any read past the file. */
+		uint8_t *file = malloc(size ? size : 1);
+		if (file == NULL)
+			abort();
+		memcpy(file, &m, size);
+		const char *err = sr_elf_validate(file, size, &entry);
+		if (c->ok) {
+			CHECK(err == NULL, "%s: refused: %s", c->name, err);
+			if (err == NULL)
+				CHECK_EQ(entry, c->entry, "%s: entry", c->name);
+		} else {
+			CHECK(err != NULL, "%s: accepted (entry 0x%llx)", c->name, U(entry));
+		}
+		free(file);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* sr_build_page_tables                                                      */
+
+#define PTE_P (1ULL << 0)
+#define PTE_W (1ULL << 1)
+#define PTE_PS (1ULL << 7)
+#define PTE_ADDR 0x000FFFFFFFFFF000ULL
+#define LOW_BYTES SR_LOW_END_GPA
+#define CANARY 0xA5
+
+static uint64_t read_pte(const uint8_t *low, uint64_t gpa)
+{
+	uint64_t v;
+	memcpy(&v, low + gpa, sizeof(v));
+	return v;
+}
+
+/* Walk the tables like the MMU. Returns false if `va` is not mapped or a
+ * table lies outside the page-table area; else the physical address. */
+static bool walk(const uint8_t *low, uint64_t va, uint64_t *pa, uint64_t *page_size)
+{
+	uint64_t table = SR_PAGE_TABLES_GPA;
+	static const unsigned shifts[] = {39, 30, 21};
+
+	for (unsigned level = 0; level < 3; level++) {
+		if (table < SR_PAGE_TABLES_GPA || table + PAGE > SR_LOW_END_GPA || table % PAGE)
+			return false;
+		uint64_t e = read_pte(low, table + ((va >> shifts[level]) & 511) * 8);
+		if (!(e & PTE_P) || !(e & PTE_W))
+			return false;
+		if (level > 0 && (e & PTE_PS)) {
+			uint64_t mask = (1ULL << shifts[level]) - 1;
+			*pa = (e & PTE_ADDR & ~mask) | (va & mask);
+			*page_size = 1ULL << shifts[level];
+			return true;
+		}
+		if (level == 0 && (e & PTE_PS))
+			return false; /* no 512 GiB pages */
+		table = e & PTE_ADDR;
+	}
+	return false; /* 4 KiB pages are not expected */
+}
+
+static const struct pt_case {
+	uint64_t map_end;
+	bool gb_pages;
+	unsigned want_pages; /* PML4 + PDPT (+ one PD per GiB without 1 GiB pages) */
+} pt_cases[] = {
+	{4 * GIB, true, 2},
+	{4 * GIB, false, 2 + 4},
+	{64 * GIB, true, 2},
+	{64 * GIB, false, 2 + 64},
+	{SR_GPA_TOP_MAX + 1, true, 2},
+	{SR_GPA_TOP_MAX + 1, false, 2 + 256},
+	{4 * GIB + 1, false, 2 + 5}, /* a partial GiB still gets its PD */
+	{GIB, false, 2 + 1},
+	{0xFEDFFFFF + 1, true, 2},
+};
+
+static void test_page_tables(void)
+{
+	uint8_t *low = malloc(LOW_BYTES);
+	if (low == NULL)
+		abort();
+
+	for (unsigned c = 0; c < ARRAY_SIZE(pt_cases); c++) {
+		const struct pt_case *pc = &pt_cases[c];
+		const char *kind = pc->gb_pages ? "1G" : "2M";
+		uint64_t gigs = (pc->map_end + GIB - 1) / GIB;
+
+		memset(low, CANARY, LOW_BYTES);
+		unsigned pages = sr_build_page_tables(low, pc->map_end, pc->gb_pages);
+		CHECK_EQ(pages, pc->want_pages, "map_end 0x%llx %s: page-table pages", U(pc->map_end), kind);
+		CHECK(SR_PAGE_TABLES_GPA + (uint64_t)pages * PAGE <= SR_LOW_END_GPA,
+		      "map_end 0x%llx %s: %u pages overflow the low region", U(pc->map_end), kind, pages);
+
+		/* Nothing outside [SR_PAGE_TABLES_GPA, + pages) was written. */
+		uint64_t pt_end = SR_PAGE_TABLES_GPA + (uint64_t)pages * PAGE;
+		if (pt_end > LOW_BYTES)
+			pt_end = LOW_BYTES;
+		uint64_t stray = UINT64_MAX;
+		for (uint64_t b = 0; b < LOW_BYTES && stray == UINT64_MAX; b++)
+			if ((b < SR_PAGE_TABLES_GPA || b >= pt_end) && low[b] != CANARY)
+				stray = b;
+		CHECK(stray == UINT64_MAX, "map_end 0x%llx %s: byte 0x%llx outside the tables written",
+		      U(pc->map_end), kind, U(stray));
+
+		/* PML4[0] -> PDPT at SR_PAGE_TABLES_GPA + 0x1000; nothing else. */
+		uint64_t pml4_0 = read_pte(low, SR_PAGE_TABLES_GPA);
+		CHECK_EQ(pml4_0 & PTE_ADDR, SR_PAGE_TABLES_GPA + 0x1000, "map_end 0x%llx %s: PML4[0]",
+			 U(pc->map_end), kind);
+		CHECK((pml4_0 & (PTE_P | PTE_W | PTE_PS)) == (PTE_P | PTE_W),
+		      "map_end 0x%llx %s: PML4[0] flags 0x%llx", U(pc->map_end), kind, U(pml4_0));
+		unsigned nonzero = 0;
+		for (unsigned i = 1; i < 512; i++)
+			nonzero += read_pte(low, SR_PAGE_TABLES_GPA + i * 8) != 0;
+		CHECK_EQ(nonzero, 0, "map_end 0x%llx %s: PML4 entries besides 0", U(pc->map_end), kind);
+
+		/* PDPT: one entry per GiB below map_end, the rest empty. */
+		const uint64_t pdpt = SR_PAGE_TABLES_GPA + 0x1000;
+		unsigned bad_pdpt = 0, bad_pd = 0;
+		uint64_t first_bad = 0;
+		for (uint64_t g = 0; g < 512; g++) {
+			uint64_t e = read_pte(low, pdpt + g * 8);
+			if (g >= gigs) {
+				if (e != 0 && !bad_pdpt++)
+					first_bad = g;
+				continue;
+			}
+			if (pc->gb_pages) {
+				if (((e & PTE_ADDR) != g << 30 || (e & (PTE_P | PTE_W | PTE_PS)) !=
+								      (PTE_P | PTE_W | PTE_PS)) &&
+				    !bad_pdpt++)
+					first_bad = g;
+				continue;
+			}
+			/* 2 MiB: a PD inside the page-table area, after PML4 and PDPT. */
+			uint64_t pd = e & PTE_ADDR;
+			if ((e & (PTE_P | PTE_W | PTE_PS)) != (PTE_P | PTE_W) ||
+			    pd < SR_PAGE_TABLES_GPA + 2 * PAGE || pd + PAGE > pt_end) {
+				if (!bad_pdpt++)
+					first_bad = g;
+				continue;
+			}
+			for (uint64_t i = 0; i < 512; i++) {
+				uint64_t pde = read_pte(low, pd + i * 8);
+				if ((pde & PTE_ADDR) != (g << 30) + (i << 21) ||
+				    (pde & (PTE_P | PTE_W | PTE_PS)) != (PTE_P | PTE_W | PTE_PS))
+					bad_pd++;
+			}
+		}
+		CHECK_EQ(bad_pdpt, 0, "map_end 0x%llx %s: bad PDPT entries, first %llu", U(pc->map_end),
+			 kind, U(first_bad));
+		CHECK_EQ(bad_pd, 0, "map_end 0x%llx %s: bad PD entries", U(pc->map_end), kind);
+
+		/* Distinct PDs: the PDPT entries of different GiBs differ. */
+		if (!pc->gb_pages)
+			for (uint64_t g = 1; g < gigs; g++)
+				if ((read_pte(low, pdpt + g * 8) & PTE_ADDR) ==
+				    (read_pte(low, pdpt + (g - 1) * 8) & PTE_ADDR))
+					CHECK(false, "map_end 0x%llx: GiB %llu and %llu share a PD",
+					      U(pc->map_end), U(g - 1), U(g));
+
+		/* Identity mapping at interesting addresses, by walking. */
+		const uint64_t probes[] = {0,	     0x1000,	  SR_IMAGE_GPA,	 SR_PAGE_TABLES_GPA,
+					   0x3FFFFF, 0x400000,	  SR_IOAPIC_GPA, SR_LAPIC_GPA + 0x30,
+					   0xFFFFFFFF, pc->map_end - 1, pc->map_end / 2};
+		for (unsigned p = 0; p < ARRAY_SIZE(probes); p++) {
+			uint64_t va = probes[p], pa = 0, ps = 0;
+			if (va >= pc->map_end)
+				continue;
+			bool mapped = walk(low, va, &pa, &ps);
+			CHECK(mapped, "map_end 0x%llx %s: 0x%llx not mapped", U(pc->map_end), kind, U(va));
+			if (mapped) {
+				CHECK_EQ(pa, va, "map_end 0x%llx %s: identity at 0x%llx", U(pc->map_end), kind,
+					 U(va));
+				CHECK_EQ(ps, pc->gb_pages ? GIB : 2 * MIB, "map_end 0x%llx %s: page size",
+					 U(pc->map_end), kind);
+			}
+		}
+		/* The first GiB past the mapped ones is not mapped. */
+		if (gigs < 512) {
+			uint64_t pa, ps;
+			CHECK(!walk(low, gigs * GIB, &pa, &ps), "map_end 0x%llx %s: 0x%llx mapped",
+			      U(pc->map_end), kind, U(gigs * GIB));
+		}
+	}
+
+	/* The brief's cases spelled out. 64 GiB with 2 MiB pages: the last PD
+	 * entry maps 64 GiB - 2 MiB. */
+	memset(low, 0, LOW_BYTES);
+	CHECK_EQ(sr_build_page_tables(low, 64 * GIB, false), 66, "64 GiB, 2 MiB pages");
+	uint64_t last_pd = read_pte(low, SR_PAGE_TABLES_GPA + 0x1000 + 63 * 8) & PTE_ADDR;
+	CHECK(last_pd >= SR_PAGE_TABLES_GPA && last_pd + PAGE <= SR_LOW_END_GPA, "PD 63 at 0x%llx",
+	      U(last_pd));
+	if (last_pd >= SR_PAGE_TABLES_GPA && last_pd + PAGE <= SR_LOW_END_GPA) {
+		uint64_t e = read_pte(low, last_pd + 511 * 8);
+		CHECK_EQ(e & PTE_ADDR, 64 * GIB - 2 * MIB, "last PD entry address");
+		CHECK(e & PTE_PS, "last PD entry PS bit: 0x%llx", U(e));
+	}
+	/* Rebuilding smaller over a bigger table leaves no stale PDPT entries. */
+	CHECK_EQ(sr_build_page_tables(low, 4 * GIB, true), 2, "4 GiB, 1 GiB pages after 64 GiB");
+	CHECK_EQ(read_pte(low, SR_PAGE_TABLES_GPA + 0x1000 + 4 * 8), 0, "PDPT[4] after rebuild");
+	CHECK_EQ(read_pte(low, SR_PAGE_TABLES_GPA + 0x1000 + 3 * 8) & PTE_ADDR, 3 * GIB, "PDPT[3]");
+
+	free(low);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const struct unit_test {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+	{"parse_u64", test_parse_u64},
+	{"parse_gpa_top", test_parse_gpa_top},
+	{"check_scratch_size", test_check_scratch_size},
+	{"overlaps", test_overlaps},
+	{"ranges_add", test_ranges_add},
+	{"ranges_add_property", test_ranges_add_property},
+	{"ranges_queries", test_ranges_queries},
+	{"largest_fitting_size", test_largest_fitting_size},
+	{"largest_fitting_property", test_largest_fitting_property},
+	{"scratch_layout", test_scratch_layout},
+	{"scratch_layout_property", test_scratch_layout_property},
+	{"parse_options_ok", test_parse_options_ok},
+	{"parse_options_errors", test_parse_options_errors},
+	{"elf_validate", test_elf_validate},
+	{"page_tables", test_page_tables},
+};
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	unsetenv(SR_KVM_DEVICE_ENV);
+	for (unsigned i = 0; i < ARRAY_SIZE(tests); i++) {
+		unsigned p0 = passed, f0 = failed;
+		current_test = tests[i].name;
+		tests[i].fn();
+		printf("%s: %s (%u checks, %u failed)\n", failed > f0 ? "FAIL" : "PASS", tests[i].name,
+		       passed - p0 + failed - f0, failed - f0);
+	}
+	printf("%u passed, %u failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
