@@ -1,0 +1,66 @@
+/* Shared by the hostile guests under tests/guests/: the same port helpers as
+ * guest/main.c, so that each guest is only its one misbehaviour. */
+#ifndef SCRATCHRIG_HOSTILE_H
+#define SCRATCHRIG_HOSTILE_H
+
+#include <stdint.h>
+
+#include "abi.h"
+
+static inline void outb(uint16_t port, uint8_t value)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t value)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
+}
+
+static inline void console_write(const char *s)
+{
+	while (*s)
+		outb(SR_PORT_CONSOLE, (uint8_t)*s++);
+}
+
+/* Send a result from wherever `r` lives (the image window for statics). */
+static inline void send_result(struct sr_result *r)
+{
+	outl(SR_PORT_RESULT, (uint32_t)(uintptr_t)r);
+}
+
+static inline __attribute__((noreturn)) void finish(uint32_t status)
+{
+	outl(SR_PORT_EXIT, status);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+static inline __attribute__((noreturn)) void spin(void)
+{
+	for (;;)
+		__asm__ volatile("pause" ::: "memory");
+}
+
+/* Pages the real guest would test: scratch minus the holes. */
+static inline uint64_t tested_pages(const struct sr_boot_info *bi)
+{
+	uint64_t bytes = bi->scratch_size;
+	for (uint32_t i = 0; i < bi->hole_count && i < SR_MAX_HOLES; i++)
+		bytes -= bi->holes[i].size;
+	return bytes / SR_PAGE_SIZE;
+}
+
+/* The LAPIC report an honest guest sends, so that a lie is judged on its own. */
+static inline void report_lapic(const struct sr_boot_info *bi, struct sr_result *r)
+{
+	if (!(bi->flags & SR_BOOT_APIC_CHECK))
+		return;
+	*r = (struct sr_result){.kind = SR_RESULT_LAPIC,
+				.a = *(volatile uint32_t *)(uintptr_t)(SR_LAPIC_GPA + 0x30)};
+	send_result(r);
+}
+
+void guest_main(const struct sr_boot_info *bi);
+
+#endif
