@@ -52,7 +52,7 @@ bad_invocations() {
 --gpa-top 0xfee00000|last byte of a 4 KiB page
 --gpa-top 0x1000|above the low region
 --gpa-top 0x4000000000000|256 GiB
---gpa-top 36 --scratch-size 65G|too large
+--scratch-size 65G --gpa-top 36|too large
 --irqchip maybe|on or off
 --apic-check yes|on or off
 --apic-check on --irqchip off|needs --irqchip on

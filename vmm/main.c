@@ -86,16 +86,32 @@ static const char *default_guest_path(void)
 	return path;
 }
 
+/* Which placeholders are registered: where KVM already keeps a private slot
+ * (e.g. the real APIC-access page), the placeholder is refused with EEXIST
+ * and not needed. */
+static bool placeholder_live[SR_MAX_HOLES];
+
 /* Placeholders stand in for hypervisor-private slots while scratch is mapped. */
 static void register_placeholders(struct sr_vm *vm, const struct sr_options *opt)
 {
 	for (unsigned i = 0; i < opt->reserve.count; i++) {
 		const struct sr_range *r = &opt->reserve.r[i];
-		sr_set_slot_or_die(vm, FIRST_PLACEHOLDER_SLOT_ID + i, r->base, r->size,
-				   map_anonymous(r->size, PLACEHOLDER), PLACEHOLDER);
+		uint32_t id = FIRST_PLACEHOLDER_SLOT_ID + i;
+		void *host = map_anonymous(r->size, PLACEHOLDER);
+		int err = sr_set_slot(vm, id, r->base, r->size, host);
+
+		if (err == EEXIST) {
+			munmap(host, r->size);
+			sr_info("placeholder [0x%llx-0x%llx] not registered: KVM already reserves it (%s)",
+				(unsigned long long)r->base, (unsigned long long)sr_range_end(r),
+				sr_reserved_range_name(r->base, r->size));
+			continue;
+		}
+		if (err)
+			sr_set_slot_or_die(vm, id, r->base, r->size, host, PLACEHOLDER);
+		placeholder_live[i] = true;
 		sr_info("slot %2u [0x%011llx-0x%011llx] size 0x%llx: %s (removed once scratch is mapped)",
-			FIRST_PLACEHOLDER_SLOT_ID + i,
-			(unsigned long long)r->base, (unsigned long long)sr_range_end(r),
+			id, (unsigned long long)r->base, (unsigned long long)sr_range_end(r),
 			(unsigned long long)r->size, PLACEHOLDER);
 	}
 }
@@ -106,7 +122,17 @@ static void register_placeholders(struct sr_vm *vm, const struct sr_options *opt
 static void remove_placeholders(struct sr_vm *vm, const struct sr_options *opt)
 {
 	for (unsigned i = 0; i < opt->reserve.count; i++)
-		sr_delete_slot(vm, FIRST_PLACEHOLDER_SLOT_ID + i);
+		if (placeholder_live[i])
+			sr_delete_slot(vm, FIRST_PLACEHOLDER_SLOT_ID + i);
+}
+
+static bool is_live_placeholder(const struct sr_options *opt, const struct sr_range *r)
+{
+	for (unsigned i = 0; i < opt->reserve.count; i++)
+		if (placeholder_live[i] &&
+		    sr_overlaps(opt->reserve.r[i].base, opt->reserve.r[i].size, r->base, r->size))
+			return true;
+	return false;
 }
 
 /* Label ranges that KVM refused, naming a placeholder when it was one. */
@@ -114,8 +140,7 @@ static void label_found(struct sr_ranges *found, const struct sr_options *opt)
 {
 	for (unsigned i = 0; i < found->count; i++) {
 		struct sr_range *r = &found->r[i];
-		bool emulated = sr_ranges_first_overlap(&opt->reserve, r->base, r->size) != NULL;
-		r->what = emulated ? PLACEHOLDER : sr_reserved_range_name(r->base, r->size);
+		r->what = is_live_placeholder(opt, r) ? PLACEHOLDER : sr_reserved_range_name(r->base, r->size);
 	}
 }
 

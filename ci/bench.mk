@@ -1,0 +1,25 @@
+# `make bench`: whole-process timings of the rig against minimal reference programs, as
+# ratios taken in one run (hyperfine, gnuplot). Included by the top-level Makefile, which
+# defines BUILD, CC, WARN and the $(BUILD)/vmm and $(BUILD)/guest.elf rules.
+#
+#   make bench                      build the references into $(BUILD)/bench/ and run ci/bench/run
+#   make bench BENCH_ARGS=--quick   fewer runs and sizes (a smoke run, figures not comparable)
+# ci/bench/run --help lists its environment (nested timings, strict exit on a missed target).
+# Outputs: $(BUILD)/bench/results.json, report.md, *.png, hyperfine/*.json.
+
+BUILD ?= build
+CC ?= cc
+BENCH_DIR := $(BUILD)/bench
+BENCH_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE
+BENCH_PROGS := $(BENCH_DIR)/minimal-kvm $(BENCH_DIR)/minimal-touch $(BENCH_DIR)/host-touch
+BENCH_ARGS ?=
+
+.PHONY: bench bench-progs
+bench-progs: $(BENCH_PROGS)
+
+$(BENCH_PROGS): $(BENCH_DIR)/%: ci/bench/%.c ci/bench.mk
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+bench: $(BUILD)/vmm $(BUILD)/guest.elf $(BENCH_PROGS)
+	BUILD=$(BUILD) ci/bench/run $(BENCH_ARGS)

@@ -1,0 +1,32 @@
+# Nested-VM CI targets (included by the top-level Makefile).
+#
+#   make kernels        install every L1 kernel package ci/matrix.cfg lists (idempotent; root)
+#   make ci-matrix      the full matrix (ci/run-matrix), then tests/matrix/ over its results;
+#                       fails when any cell fails or times out. ACCEL=tcg|kvm|auto, CELLS=glob,
+#                       SHARD=i/n, JOBS=n narrow or spread it (see ci/run-matrix --help).
+#   make nested-smoke   the small nested smoke (tests/070-nested-smoke.bats, also in make test)
+# Reports: build/ci/summary.md, junit.xml, logs/<cell>/.
+
+CI_KERNEL_PACKAGES := $(shell sed -n 's/^[[:space:]]*package[[:space:]]*=[[:space:]]*//p' ci/matrix.cfg 2>/dev/null)
+
+.PHONY: kernels ci-matrix nested-smoke
+
+kernels:
+	@missing=; for p in $(CI_KERNEL_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "kernels: installed: $(CI_KERNEL_PACKAGES)"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "kernels: missing$$missing; run as root: apt-get install$$missing" >&2; exit 2; fi; \
+	echo "kernels: installing$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y --no-install-recommends $$missing || \
+		{ apt-get update && apt-get install -y --no-install-recommends $$missing; }
+
+# run-matrix builds the images it needs itself (make images, a no-op when up to date).
+ci-matrix: all kernels
+	@rc=0; ci/run-matrix || rc=$$?; \
+	bats --tap tests/matrix || rc=1; \
+	exit $$rc
+
+nested-smoke: all images
+	bats --tap tests/070-nested-smoke.bats
