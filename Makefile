@@ -22,6 +22,8 @@ all: $(BUILD)/vmm $(BUILD)/guest.elf
 # Hostile guests, L1 images, benchmarks, the nested matrix: after `all`, so
 # that it stays the default goal.
 -include tests/guests/guests.mk
+-include images/images.mk
+-include ci/ci.mk
 -include ci/bench.mk
 # What the suites need besides the VMM: hostile guests (050) and an L1 image (070).
 TEST_PREREQS := guests images
