@@ -2,7 +2,7 @@
 BUILD := build
 CC ?= cc
 WARN := -Wall -Wextra -Werror
-CFLAGS_VMM := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE
+CFLAGS_VMM := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # The guest runs on bare metal: no libc, no red zone, no SSE, no PIE.
 CFLAGS_GUEST := -std=gnu11 -O2 $(WARN) -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
@@ -12,9 +12,9 @@ LDFLAGS_GUEST := -nostdlib -static -no-pie -Wl,-T,guest/guest.ld -Wl,--build-id=
 
 VMM_SRC := $(wildcard vmm/*.c)
 VMM_HDR := $(wildcard vmm/*.h)
-GUEST_SRC := guest/entry.S guest/main.c
+GUEST_SRC := guest/entry.S guest/interrupts.S guest/lib.c guest/apic.c guest/main.c
 # The pure parts, linked into the unit tests.
-PURE_SRC := vmm/layout.c vmm/options.c vmm/loader.c vmm/report.c vmm/kvm.c
+PURE_SRC := vmm/layout.c vmm/options.c vmm/loader.c vmm/report.c vmm/kvm.c vmm/irq.c
 
 .PHONY: all deps run test test-asan unit clean
 all: $(BUILD)/vmm $(BUILD)/guest.elf
@@ -31,7 +31,7 @@ TEST_PREREQS := guests images
 $(BUILD)/vmm: $(VMM_SRC) $(VMM_HDR) | $(BUILD)
 	$(CC) $(CFLAGS_VMM) -o $@ $(VMM_SRC)
 
-$(BUILD)/guest.elf: $(GUEST_SRC) guest/guest.ld vmm/abi.h | $(BUILD)
+$(BUILD)/guest.elf: $(GUEST_SRC) guest/guest.h guest/guest.ld vmm/abi.h | $(BUILD)
 	$(CC) $(CFLAGS_GUEST) $(LDFLAGS_GUEST) -o $@ $(GUEST_SRC)
 
 $(BUILD)/asan/vmm: $(VMM_SRC) $(VMM_HDR) | $(BUILD)

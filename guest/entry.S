@@ -9,3 +9,4 @@ _start:
 1:	cli
 	hlt
 	jmp 1b
+

@@ -4,7 +4,7 @@ load helpers
 
 @test "--help lists every option and exits 0" {
 	run_vmm 0 --help
-	for opt in --scratch-size --layout --gpa-top --irqchip --apic-check --reserve \
+	for opt in --scratch-size --layout --gpa-top --irqchip --apic-check --interrupts --reserve \
 		--emulate-apic-page --touch --timeout --probe --guest --kvm-device --verbose; do
 		assert_output --partial -- "$opt"
 	done
@@ -57,6 +57,9 @@ bad_invocations() {
 --apic-check yes|on or off
 --apic-check on --irqchip off|needs --irqchip on
 --touch some|all or none
+--interrupts 1001|count from 0 to 1000
+--interrupts many|count from 0 to 1000
+--interrupts 2 --apic-check off|needs the guest's APIC
 --timeout 0|whole seconds
 --timeout -1|whole seconds
 --timeout 1.5|whole seconds

@@ -158,3 +158,25 @@ assert_stdout_is_hello() {
 	assert_stdout_is_hello
 	refute_success
 }
+
+# The RIP of the guest's one load from `address`, read from its own code.
+faulting_rip() {
+	local name=$1 address=$2
+	objdump -d "$HOSTILE_GUESTS/$name.elf" | sed -n "s/^ *\([0-9a-f]*\):.*movabs *$address,%rax.*/0x\1/p"
+}
+
+@test "a page fault is reported by vector, RIP and error code: exit 5" {
+	command -v objdump >/dev/null || skip "objdump (binutils) is needed to find the faulting RIP"
+	run_guest 5 page_fault --timeout 10
+	assert_verdict "the guest took exception #PF (vector 14) at RIP $(faulting_rip page_fault 0x8000000000), error code 0x0"
+	assert_stdout_is_hello
+	refute_success
+}
+
+@test "a general protection fault is reported by vector, RIP and error code: exit 5" {
+	command -v objdump >/dev/null || skip "objdump (binutils) is needed to find the faulting RIP"
+	run_guest 5 general_protection --timeout 10
+	assert_verdict "the guest took exception #GP (vector 13) at RIP $(faulting_rip general_protection 0x8000000000000000), error code 0x0"
+	assert_stdout_is_hello
+	refute_success
+}

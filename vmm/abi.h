@@ -13,6 +13,7 @@
 
 #define SR_STATUS_OK 0
 #define SR_STATUS_FAIL 1
+#define SR_STATUS_EXCEPTION 2 /* after an SR_RESULT_EXCEPTION */
 
 /* Low region: everything the VMM puts below scratch. */
 #define SR_GDT_GPA 0x1000ULL
@@ -32,13 +33,20 @@
 #define SR_IOAPIC_GPA 0xFEC00000ULL
 
 #define SR_BOOT_MAGIC 0x5343524154434852ULL /* "RHCTARCS": scratchrig */
-#define SR_BOOT_VERSION 1
+#define SR_BOOT_VERSION 2
 #define SR_MAX_HOLES 16
 
 /* Boot flags. */
 #define SR_BOOT_TOUCH_ALL (1u << 0)   /* write and verify every scratch page */
 #define SR_BOOT_APIC_CHECK (1u << 1)  /* read the LAPIC version through MMIO */
 #define SR_BOOT_APIC_SHADOWED (1u << 2) /* scratch RAM covers the LAPIC page */
+
+/* Interrupts: the LAPIC timer and an external interrupt that the VMM raises
+ * on SR_EXT_GSI (an IOAPIC pin) through an irqfd, as the affected VMM does. */
+#define SR_EXT_GSI 16 /* IOAPIC-only pin: the legacy PIC never sees it */
+#define SR_VECTOR_TIMER 0x40
+#define SR_VECTOR_EXTERNAL 0x41
+#define SR_VECTOR_SPURIOUS 0xFF
 
 struct sr_hole {
 	uint64_t base;
@@ -53,6 +61,9 @@ struct sr_boot_info {
 	uint64_t scratch_base;
 	uint64_t scratch_size;
 	uint32_t hole_count; /* holes inside scratch, sorted, never touched */
+	uint32_t interrupts; /* timer and external interrupts to wait for; 0: none */
+	uint64_t tsc_khz;    /* for the guest's own deadlines */
+	uint32_t wait_ms;    /* longest wait for each kind of interrupt */
 	uint32_t reserved0;
 	struct sr_hole holes[SR_MAX_HOLES];
 };
@@ -62,6 +73,9 @@ enum sr_result_kind {
 	SR_RESULT_PAGES = 1,      /* a: pages checked, b: mismatches, c: first bad GPA */
 	SR_RESULT_LAPIC = 2,      /* a: LAPIC version register */
 	SR_RESULT_LAPIC_SKIPPED = 3, /* a: SR_BOOT_* flag that made the guest skip */
+	SR_RESULT_IOAPIC = 4,     /* a: IOAPIC version register */
+	SR_RESULT_INTERRUPTS = 5, /* a: one-shot timer, b: periodic timer, c: external */
+	SR_RESULT_EXCEPTION = 6,  /* a: vector, b: RIP, c: error code */
 };
 
 struct sr_result {
@@ -76,6 +90,19 @@ struct sr_result {
 static inline uint64_t sr_page_pattern(uint64_t gpa)
 {
 	return (gpa * 0x9E3779B97F4A7C15ULL) ^ 0x5CA7C4C0FFEE0000ULL;
+}
+
+/* Plausible APIC version registers: what the device returns, not RAM. */
+static inline int sr_lapic_version_plausible(uint32_t v)
+{
+	uint32_t version = v & 0xff, max_lvt = (v >> 16) & 0xff;
+	return version >= 0x10 && version <= 0x1f && max_lvt >= 2 && max_lvt <= 7;
+}
+
+static inline int sr_ioapic_version_plausible(uint32_t v)
+{
+	uint32_t version = v & 0xff, max_entry = (v >> 16) & 0xff;
+	return version >= 0x11 && version <= 0x20 && max_entry >= SR_EXT_GSI && max_entry < 0xff;
 }
 
 #endif

@@ -28,6 +28,7 @@ static const struct {
 	{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", false},
 	{KVM_CAP_NR_MEMSLOTS, "KVM_CAP_NR_MEMSLOTS", false},
 	{KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP", true},
+	{KVM_CAP_IRQFD, "KVM_CAP_IRQFD", true},
 };
 
 static int open_device(const char *device)
@@ -126,6 +127,10 @@ void sr_vm_create(struct sr_vm *vm, const char *device, bool irqchip)
 	if (vm->run == MAP_FAILED)
 		sr_die(SR_EXIT_HOST, "mmap of the vCPU run area: %s", strerror(errno));
 	set_guest_cpuid(vm);
+	/* For the guest's deadlines; a guess keeps them bounded if KVM can't say. */
+	vm->tsc_khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
+	if (vm->tsc_khz <= 0)
+		vm->tsc_khz = 3000000;
 }
 
 int sr_set_slot(struct sr_vm *vm, uint32_t id, uint64_t gpa, uint64_t size, void *host)

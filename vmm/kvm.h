@@ -17,6 +17,7 @@ struct sr_vm {
 	uint32_t probe_slot_id; /* a user slot id kept free for probing */
 	bool gb_pages;          /* guest CPUID offers 1 GiB pages */
 	unsigned phys_bits;     /* guest MAXPHYADDR */
+	long tsc_khz;           /* guest TSC rate */
 };
 
 /* Open the device, check the required capabilities, create the VM, the

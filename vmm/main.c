@@ -11,6 +11,7 @@
 
 #include "abi.h"
 #include "exit_codes.h"
+#include "irq.h"
 #include "kvm.h"
 #include "layout.h"
 #include "loader.h"
@@ -22,6 +23,8 @@
 #define FIRST_PLACEHOLDER_SLOT_ID 1
 #define FIRST_SCRATCH_SLOT_ID (FIRST_PLACEHOLDER_SLOT_ID + SR_MAX_HOLES)
 #define MAX_SPLIT_ATTEMPTS 8
+#define INTERRUPT_WAIT_MS 3000 /* per kind; the guest's own bound, well inside --timeout */
+#define EXTERNAL_PERIOD_US 1000
 
 static const char LAPIC_WINDOW[] = "LAPIC MMIO page (not RAM with --irqchip on)";
 static const char IOAPIC_WINDOW[] = "IOAPIC MMIO page (not RAM with --irqchip on)";
@@ -289,7 +292,8 @@ static uint32_t boot_flags(const struct sr_options *opt, const struct sr_scratch
 	return flags;
 }
 
-static void write_boot_info(uint8_t *low, uint32_t flags, const struct sr_scratch *s)
+static void write_boot_info(uint8_t *low, uint32_t flags, const struct sr_scratch *s,
+			    const struct sr_options *opt, const struct sr_vm *vm)
 {
 	struct sr_boot_info *bi = (struct sr_boot_info *)(low + SR_BOOT_INFO_GPA);
 
@@ -300,6 +304,9 @@ static void write_boot_info(uint8_t *low, uint32_t flags, const struct sr_scratc
 		.scratch_base = s->base,
 		.scratch_size = s->size,
 		.hole_count = s->untouched.count,
+		.interrupts = opt->interrupts,
+		.tsc_khz = (uint64_t)vm->tsc_khz,
+		.wait_ms = INTERRUPT_WAIT_MS,
 	};
 	for (unsigned i = 0; i < s->untouched.count; i++)
 		bi->holes[i] = (struct sr_hole){s->untouched.r[i].base, s->untouched.r[i].size};
@@ -325,11 +332,51 @@ static uint64_t host_mismatches(const struct sr_scratch *s, const uint8_t *host,
 	return bad;
 }
 
-/* A LAPIC version register: version 0x1X (integrated APIC), 3..7 LVT entries. */
-static bool lapic_version_plausible(uint32_t v)
+static const char *const exception_names[32] = {
+	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CO", "#TS", "#NP", "#SS",
+	"#GP", "#PF", "reserved", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+};
+
+/* What is wrong with the guest's APIC report, or NULL. */
+static const char *apic_problem(const struct sr_options *opt, const struct sr_outcome *out,
+				const struct sr_scratch *s, char *buf, size_t size)
 {
-	uint32_t version = v & 0xff, max_lvt = (v >> 16) & 0xff;
-	return version >= 0x10 && version <= 0x1f && max_lvt >= 2 && max_lvt <= 7;
+	bool ioapic_in_scratch = sr_overlaps(s->base, s->size, SR_IOAPIC_GPA, SR_PAGE_SIZE) &&
+				 !sr_ranges_first_overlap(&s->holes, SR_IOAPIC_GPA, SR_PAGE_SIZE);
+
+	if (!out->have_lapic)
+		return "the guest reported no LAPIC version";
+	if (!sr_lapic_version_plausible(out->lapic_version)) {
+		snprintf(buf, size,
+			 "the guest read its LAPIC version at 0x%llx as 0x%08x, not a LAPIC: the page is "
+			 "not the in-kernel APIC here (use --apic-check off where the APIC is not emulated)",
+			 SR_LAPIC_GPA + 0x30, out->lapic_version);
+		return buf;
+	}
+	if (!out->have_ioapic)
+		return "the guest reported no IOAPIC version";
+	if (!sr_ioapic_version_plausible(out->ioapic_version)) {
+		snprintf(buf, size,
+			 "the guest read its IOAPIC version at 0x%llx as 0x%08x, not an IOAPIC%s",
+			 SR_IOAPIC_GPA, out->ioapic_version,
+			 ioapic_in_scratch ? ": scratch RAM covers and hides it (KVM reports no error for "
+					     "a slot over an in-kernel device); use --layout split"
+					   : "");
+		return buf;
+	}
+	if (opt->interrupts == 0)
+		return NULL;
+	if (!out->have_interrupts)
+		return "the guest reported no interrupt counts";
+	if (out->one_shot < 1 || out->periodic < opt->interrupts || out->external < opt->interrupts) {
+		snprintf(buf, size,
+			 "the guest took %llu of 1 one-shot and %llu of %u periodic LAPIC timer interrupts "
+			 "and %llu of %u external interrupts on GSI %d before its wait ran out",
+			 (unsigned long long)out->one_shot, (unsigned long long)out->periodic,
+			 opt->interrupts, (unsigned long long)out->external, opt->interrupts, SR_EXT_GSI);
+		return buf;
+	}
+	return NULL;
 }
 
 /* The verdict: what happened, and what the guest said, to one exit code. */
@@ -337,6 +384,9 @@ static int judge(const struct sr_options *opt, const struct sr_outcome *out, con
 		 const uint8_t *host, bool apic_shadowed)
 {
 	uint64_t expected = sr_scratch_tested_pages(s), first_bad = 0, bad;
+	bool check_apic = opt->apic_check && !apic_shadowed;
+	const char *problem;
+	char buf[512];
 
 	switch (out->end) {
 	case SR_RUN_TIMEOUT:
@@ -349,12 +399,21 @@ static int judge(const struct sr_options *opt, const struct sr_outcome *out, con
 	case SR_RUN_EXITED:
 		break;
 	}
+	if (out->have_exception)
+		sr_die(SR_EXIT_CRASH, "the guest took exception %s (vector %llu) at RIP 0x%llx, error code 0x%llx",
+		       out->exception_vector < 32 && exception_names[out->exception_vector]
+			       ? exception_names[out->exception_vector]
+			       : "?",
+		       (unsigned long long)out->exception_vector, (unsigned long long)out->exception_rip,
+		       (unsigned long long)out->exception_error);
 	if (out->status != SR_STATUS_OK) {
 		if (out->have_pages && out->mismatches)
 			sr_die(SR_EXIT_GUEST_FAIL,
 			       "the guest reported %llu of %llu scratch pages read back wrong, first at 0x%llx",
 			       (unsigned long long)out->mismatches, (unsigned long long)out->pages,
 			       (unsigned long long)out->first_bad_gpa);
+		if (check_apic && (problem = apic_problem(opt, out, s, buf, sizeof(buf))) != NULL)
+			sr_die(SR_EXIT_GUEST_FAIL, "%s", problem);
 		sr_die(SR_EXIT_GUEST_FAIL, "the guest reported failure (status %u)", out->status);
 	}
 	if (!out->hello_seen)
@@ -374,16 +433,8 @@ static int judge(const struct sr_options *opt, const struct sr_outcome *out, con
 		sr_info("host: all %llu scratch pages hold their pattern at their offset",
 			(unsigned long long)expected);
 	}
-	if (opt->apic_check && !apic_shadowed) {
-		if (!out->have_lapic)
-			sr_die(SR_EXIT_GUEST_FAIL, "the guest reported success but no LAPIC version");
-		if (!lapic_version_plausible(out->lapic_version))
-			sr_die(SR_EXIT_GUEST_FAIL,
-			       "the guest read its LAPIC version at 0x%llx as 0x%08x, not a LAPIC: the page "
-			       "is not the in-kernel APIC here (use --apic-check off where the APIC is not "
-			       "emulated)",
-			       SR_LAPIC_GPA + 0x30, out->lapic_version);
-	}
+	if (check_apic && (problem = apic_problem(opt, out, s, buf, sizeof(buf))) != NULL)
+		sr_die(SR_EXIT_GUEST_FAIL, "%s", problem);
 	return SR_EXIT_OK;
 }
 
@@ -394,6 +445,7 @@ int main(int argc, char **argv)
 	struct sr_scratch scratch;
 	struct sr_outcome outcome;
 	struct sr_vm vm;
+	struct sr_irq_source irq;
 	char err[512];
 	const char *guest_path, *why;
 	void *image = NULL;
@@ -441,12 +493,17 @@ int main(int argc, char **argv)
 	remove_placeholders(&vm, &opt);
 	print_scratch_map(&scratch);
 
-	write_boot_info(low, boot_flags(&opt, &scratch, &apic_shadowed), &scratch);
+	write_boot_info(low, boot_flags(&opt, &scratch, &apic_shadowed), &scratch, &opt, &vm);
 	sr_build_page_tables(low, opt.top + 1, vm.gb_pages);
 	sr_elf_load(image, low);
 	free(image);
 	sr_enter_long_mode(&vm, low, entry);
 
+	if (opt.interrupts)
+		sr_irq_source_start(&irq, &vm, SR_EXT_GSI, EXTERNAL_PERIOD_US);
 	sr_run(&vm, low, opt.timeout_s, &outcome);
+	if (opt.interrupts)
+		sr_info("host: raised GSI %d %llu times", SR_EXT_GSI,
+			(unsigned long long)sr_irq_source_stop(&irq, &vm));
 	return judge(&opt, &outcome, &scratch, scratch_host, apic_shadowed);
 }

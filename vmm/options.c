@@ -21,7 +21,10 @@ void sr_print_usage(FILE *out)
 		"                        or an address such as 0xfedfffff\n"
 		"  --irqchip on|off      create KVM's in-kernel irqchip (default on); when on, the LAPIC\n"
 		"                        page 0xfee00000 and IOAPIC page 0xfec00000 stay out of scratch\n"
-		"  --apic-check on|off   guest reads its LAPIC version through MMIO (default: on with irqchip)\n"
+		"  --apic-check on|off   guest reads its LAPIC and IOAPIC versions through MMIO\n"
+		"                        (default: on with the irqchip)\n"
+		"  --interrupts N        guest waits for N LAPIC timer (after one one-shot) and N\n"
+		"                        external IOAPIC interrupts (default 3 with the APIC check, else 0)\n"
 		"  --reserve GPA:SIZE    register a placeholder slot standing in for a hypervisor-private\n"
 		"                        one before scratch is mapped (repeatable)\n"
 		"  --emulate-apic-page   same as --reserve 0xfee00000:0x1000\n"
@@ -45,6 +48,7 @@ enum option_id {
 	OPT_GPA_TOP,
 	OPT_IRQCHIP,
 	OPT_APIC_CHECK,
+	OPT_INTERRUPTS,
 	OPT_RESERVE,
 	OPT_EMULATE_APIC_PAGE,
 	OPT_TOUCH,
@@ -68,6 +72,7 @@ static const struct option_spec {
 	[OPT_GPA_TOP] = {"--gpa-top", NULL, true, false},
 	[OPT_IRQCHIP] = {"--irqchip", NULL, true, false},
 	[OPT_APIC_CHECK] = {"--apic-check", NULL, true, false},
+	[OPT_INTERRUPTS] = {"--interrupts", NULL, true, false},
 	[OPT_RESERVE] = {"--reserve", NULL, true, true},
 	[OPT_EMULATE_APIC_PAGE] = {"--emulate-apic-page", NULL, false, false},
 	[OPT_TOUCH] = {"--touch", NULL, true, false},
@@ -158,7 +163,7 @@ static enum sr_parse_status add_reserve(struct sr_options *opt, const char *valu
 
 static enum sr_parse_status apply(struct sr_options *opt, int id, const char *name, const char *v,
 				  char *err, size_t err_size, const char **scratch_text,
-				  const char **top_text, int *apic_check)
+				  const char **top_text, int *apic_check, long *interrupts)
 {
 	const char *why;
 	uint64_t n;
@@ -191,6 +196,12 @@ static enum sr_parse_status apply(struct sr_options *opt, int id, const char *na
 		*apic_check = on;
 		break;
 	}
+	case OPT_INTERRUPTS:
+		if ((why = sr_parse_u64(v, &n)) != NULL || n > SR_MAX_INTERRUPTS)
+			return fail(err, err_size, "%s %s: must be a count from 0 to %d", name, v,
+				    SR_MAX_INTERRUPTS);
+		*interrupts = (long)n;
+		break;
 	case OPT_TOUCH:
 		if (strcmp(v, "all") == 0)
 			opt->touch_all = true;
@@ -237,6 +248,7 @@ enum sr_parse_status sr_parse_options(struct sr_options *opt, int argc, char **a
 	const char *scratch_text = NULL, *top_text = NULL, *env_device;
 	unsigned seen[OPT_COUNT] = {0};
 	int apic_check = -1; /* -1: follow the irqchip */
+	long interrupts = -1; /* -1: follow the APIC check */
 	const char *why;
 
 	*opt = (struct sr_options){
@@ -267,7 +279,7 @@ enum sr_parse_status sr_parse_options(struct sr_options *opt, int argc, char **a
 			value = argv[++i];
 		}
 		st = apply(opt, id, option_specs[id].long_name, value, err, err_size, &scratch_text,
-			   &top_text, &apic_check);
+			   &top_text, &apic_check, &interrupts);
 		if (st != SR_PARSE_OK)
 			return st;
 	}
@@ -291,5 +303,11 @@ enum sr_parse_status sr_parse_options(struct sr_options *opt, int argc, char **a
 	if (apic_check == 1 && !opt->irqchip)
 		return fail(err, err_size, "--apic-check on: needs --irqchip on (no LAPIC without the irqchip)");
 	opt->apic_check = opt->irqchip && apic_check != 0;
+	if (interrupts > 0 && !opt->apic_check)
+		return fail(err, err_size,
+			    "--interrupts %ld: needs the guest's APIC (--irqchip on, --apic-check on)",
+			    interrupts);
+	opt->interrupts = interrupts >= 0 ? (unsigned)interrupts
+					  : opt->apic_check ? SR_DEFAULT_INTERRUPTS : 0;
 	return SR_PARSE_OK;
 }

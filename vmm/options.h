@@ -10,6 +10,8 @@
 
 #define SR_DEFAULT_SCRATCH_SIZE 0x48000ULL
 #define SR_DEFAULT_TIMEOUT_S 30
+#define SR_DEFAULT_INTERRUPTS 3
+#define SR_MAX_INTERRUPTS 1000
 #define SR_MAX_TIMEOUT_S 86400
 #define SR_DEFAULT_KVM_DEVICE "/dev/kvm"
 #define SR_KVM_DEVICE_ENV "SCRATCHRIG_KVM_DEVICE"
@@ -20,6 +22,7 @@ struct sr_options {
 	enum sr_layout layout;
 	bool irqchip;
 	bool apic_check; /* only meaningful with the irqchip */
+	unsigned interrupts; /* timer and external interrupts the guest waits for */
 	bool touch_all;
 	bool probe;
 	bool verbose;

@@ -94,6 +94,25 @@ static void take_result(const uint8_t *low, uint32_t gpa, struct sr_outcome *out
 		out->lapic_version = (uint32_t)r.a;
 		sr_info("guest: LAPIC version register 0x%08x", out->lapic_version);
 		break;
+	case SR_RESULT_IOAPIC:
+		out->have_ioapic = true;
+		out->ioapic_version = (uint32_t)r.a;
+		sr_info("guest: IOAPIC version register 0x%08x", out->ioapic_version);
+		break;
+	case SR_RESULT_INTERRUPTS:
+		out->have_interrupts = true;
+		out->one_shot = r.a;
+		out->periodic = r.b;
+		out->external = r.c;
+		sr_info("guest: interrupts taken: %llu one-shot timer, %llu periodic timer, %llu external",
+			(unsigned long long)r.a, (unsigned long long)r.b, (unsigned long long)r.c);
+		break;
+	case SR_RESULT_EXCEPTION:
+		out->have_exception = true;
+		out->exception_vector = r.a;
+		out->exception_rip = r.b;
+		out->exception_error = r.c;
+		break;
 	case SR_RESULT_LAPIC_SKIPPED:
 		out->lapic_skipped = true;
 		sr_info("guest: skipped the LAPIC check (flags 0x%llx)", (unsigned long long)r.a);

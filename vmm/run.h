@@ -27,6 +27,12 @@ struct sr_outcome {
 	uint64_t pages, mismatches, first_bad_gpa;
 	bool have_lapic, lapic_skipped;
 	uint32_t lapic_version;
+	bool have_ioapic;
+	uint32_t ioapic_version;
+	bool have_interrupts;
+	uint64_t one_shot, periodic, external;
+	bool have_exception;
+	uint64_t exception_vector, exception_rip, exception_error;
 };
 
 void sr_run(struct sr_vm *vm, const uint8_t *low, unsigned timeout_s, struct sr_outcome *out);

@@ -5,35 +5,12 @@
 
 #include <stdint.h>
 
-#include "abi.h"
-
-static inline void outb(uint16_t port, uint8_t value)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t value)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
-}
-
-static inline void console_write(const char *s)
-{
-	while (*s)
-		outb(SR_PORT_CONSOLE, (uint8_t)*s++);
-}
+#include "guest.h" /* port I/O, console_write, report, finish */
 
 /* Send a result from wherever `r` lives (the image window for statics). */
 static inline void send_result(struct sr_result *r)
 {
 	outl(SR_PORT_RESULT, (uint32_t)(uintptr_t)r);
-}
-
-static inline __attribute__((noreturn)) void finish(uint32_t status)
-{
-	outl(SR_PORT_EXIT, status);
-	for (;;)
-		__asm__ volatile("cli; hlt");
 }
 
 static inline __attribute__((noreturn)) void spin(void)

@@ -1,0 +1,68 @@
+#include "irq.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exit_codes.h"
+#include "report.h"
+
+static void *pulse(void *arg)
+{
+	struct sr_irq_source *src = arg;
+	struct timespec period = {.tv_nsec = (long)src->period_us * 1000};
+
+	while (!atomic_load(&src->stop)) {
+		uint64_t one = 1;
+		if (write(src->eventfd, &one, sizeof(one)) == sizeof(one))
+			atomic_fetch_add(&src->raised, 1);
+		nanosleep(&period, NULL);
+	}
+	return NULL;
+}
+
+static void bind_irqfd(struct sr_vm *vm, int fd, unsigned gsi, uint32_t flags)
+{
+	struct kvm_irqfd irqfd = {.fd = (uint32_t)fd, .gsi = gsi, .flags = flags};
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		sr_die(SR_EXIT_HOST, "KVM_IRQFD %s GSI %u: %s", flags ? "unbinding" : "binding", gsi,
+		       strerror(errno));
+}
+
+void sr_irq_source_start(struct sr_irq_source *src, struct sr_vm *vm, unsigned gsi,
+			 unsigned period_us)
+{
+	sigset_t all, old;
+	int err;
+
+	src->gsi = gsi;
+	src->period_us = period_us;
+	atomic_init(&src->stop, false);
+	atomic_init(&src->raised, 0);
+	src->eventfd = eventfd(0, EFD_CLOEXEC);
+	if (src->eventfd < 0)
+		sr_die(SR_EXIT_HOST, "eventfd for the external interrupt: %s", strerror(errno));
+	bind_irqfd(vm, src->eventfd, gsi, 0);
+	/* Signals (--timeout, Ctrl-C) must reach the vCPU thread to stop
+	 * KVM_RUN, so this thread blocks them all. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&src->thread, NULL, pulse, src);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		sr_die(SR_EXIT_HOST, "cannot start the interrupt thread: %s", strerror(err));
+}
+
+uint64_t sr_irq_source_stop(struct sr_irq_source *src, struct sr_vm *vm)
+{
+	atomic_store(&src->stop, true);
+	pthread_join(src->thread, NULL);
+	bind_irqfd(vm, src->eventfd, src->gsi, KVM_IRQFD_FLAG_DEASSIGN);
+	close(src->eventfd);
+	return atomic_load(&src->raised);
+}
