@@ -16,7 +16,7 @@ GUEST_SRC := guest/entry.S guest/interrupts.S guest/lib.c guest/apic.c guest/mai
 # The pure parts, linked into the unit tests.
 PURE_SRC := vmm/layout.c vmm/options.c vmm/loader.c vmm/report.c vmm/kvm.c vmm/irq.c
 
-.PHONY: all deps run test test-asan unit clean
+.PHONY: all deps run test test-asan unit lint clean
 all: $(BUILD)/vmm $(BUILD)/guest.elf
 
 # Hostile guests, L1 images, benchmarks, the nested matrix: after `all`, so
@@ -71,6 +71,14 @@ test: all $(BUILD)/unit-tests $(ASAN_BUILD) $(TEST_PREREQS)
 # Only the sanitized pass.
 test-asan: $(ASAN_BUILD) $(TEST_PREREQS)
 	tests/run-all $(BUILD)/asan/vmm $(BUILD)/asan/unit-tests
+
+# Static checks: gcc's analyzer on every C file, shellcheck on every script.
+SHELL_SCRIPTS = $(shell grep -lE '^\#!(/usr/bin/env (ba)?sh|/bin/(ba)?sh)' .ci/run ci/* ci/bench/* images/* tests/run-all 2>/dev/null)
+lint:
+	@for f in $(VMM_SRC); do $(CC) $(CFLAGS_VMM) -fanalyzer -Werror -c $$f -o /dev/null || exit 1; done
+	@for f in guest/*.c; do $(CC) $(CFLAGS_GUEST) -fanalyzer -c $$f -o /dev/null || exit 1; done
+	shellcheck -x $(SHELL_SCRIPTS) tests/*.bats tests/*.bash tests/matrix/*.bats
+	@echo "lint: gcc -fanalyzer and shellcheck are clean"
 
 clean:
 	rm -rf $(BUILD)

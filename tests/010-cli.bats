@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # status, output, stderr and lines are set by bats' run
 # Options, help and the exit-code table: no KVM needed.
 load helpers
 

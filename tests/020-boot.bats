@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # status, output, stderr and lines are set by bats' run
 # Any scratch size boots: hello, and every scratch page written, read back by
 # the guest and checked again by the host (the VMM verifies, -v reports it).
 load helpers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # status, output, stderr and lines are set by bats' run
 # The bug on demand: a placeholder at 0xfee00000 stands in for KVM's private
 # APIC-access slot, and KVM refuses an overlapping scratch slot with EEXIST
 # exactly as it does on Intel APICv / AMD AVIC hosts.

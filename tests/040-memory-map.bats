@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # status, output, stderr and lines are set by bats' run
 # -v prints the memory map from the one structure the VMM maps from.
 load helpers
 

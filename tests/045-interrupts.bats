@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154 # status, output, stderr and lines are set by bats' run
 # Interrupt delivery through the in-kernel irqchip in every scratch layout:
 # the guest arms its LAPIC timer (one-shot, then periodic) through MMIO at
 # 0xfee00000 and takes external interrupts that a host thread raises on GSI 16

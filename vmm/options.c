@@ -278,6 +278,8 @@ enum sr_parse_status sr_parse_options(struct sr_options *opt, int argc, char **a
 				return fail(err, err_size, "%s: missing value", arg);
 			value = argv[++i];
 		}
+		if (value == NULL)
+			value = ""; /* flags: no value, never NULL */
 		st = apply(opt, id, option_specs[id].long_name, value, err, err_size, &scratch_text,
 			   &top_text, &apic_check, &interrupts);
 		if (st != SR_PARSE_OK)
