@@ -121,3 +121,15 @@ TABLE
 	run_vmm 3 --kvm-device /dev/null
 	[[ $stderr == *"not a KVM device"* ]]
 }
+
+@test "a KVM device without permission is exit 3 with what to do" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to make a device node and drop privileges"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is missing"
+	local dev=$BATS_TEST_TMPDIR/kvm
+	mknod "$dev" c 10 232 || skip "cannot make a device node here"
+	chmod 600 "$dev"
+	chmod 755 "$BATS_TEST_TMPDIR"
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups "$VMM" --kvm-device "$dev"
+	[ "$status" -eq 3 ] || fail "exit $status, expected 3: $stderr"
+	[[ $stderr == *"$dev: permission denied: add your user to the kvm group"* ]] || fail "$stderr"
+}
