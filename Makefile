@@ -52,8 +52,9 @@ $(BUILD):
 deps:
 	ci/install-deps
 
+# The host's /dev/kvm when it works, else a throwaway L1 under QEMU (ci/run-hello says which).
 run: all
-	$(BUILD)/vmm
+	ci/run-hello
 
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
