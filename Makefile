@@ -25,6 +25,7 @@ all: $(BUILD)/vmm $(BUILD)/guest.elf
 -include images/images.mk
 -include ci/ci.mk
 -include ci/bench.mk
+-include ci/hw.mk
 # What the suites need besides the VMM: hostile guests (050) and an L1 image (070).
 TEST_PREREQS := guests images
 

@@ -176,6 +176,11 @@ show() { # show: what a failing assertion needs to see
 	printf '%s\n' "$stderr"
 }
 
+# require_root: RELOAD_KVM=1 refuses non-root before anything else it checks.
+require_root() {
+	[ "$(id -u)" = 0 ] || skip "RELOAD_KVM=1 paths need root (this runs as $(id -un))"
+}
+
 host_run_ok() {
 	require_kvm
 	local rc
@@ -301,6 +306,7 @@ host_run_ok() {
 }
 
 @test "nested cells: SKIP when the vendor module has nested=N; HW_NESTED=0 turns them off" {
+	require_kvm # without it, "no usable /dev/kvm" is the reason given first
 	local d=$BATS_TEST_TMPDIR/h
 	fake_host "$d" intel nested=N
 	hw_fake "$d" HW_SIZES=48000 HW_NESTED=auto
@@ -314,6 +320,7 @@ host_run_ok() {
 
 @test "RELOAD_KVM=1 on Intel (fake sysfs): every matrix parameter set, the answers, the original parameters back" {
 	require_kvm
+	require_root
 	local d=$BATS_TEST_TMPDIR/h want
 	fake_host "$d" intel enable_apicv=N nested=N # loaded with options: not the defaults
 	hw_fake "$d" RELOAD_KVM=1 HW_SIZES="11ff000 1200000"
@@ -347,6 +354,7 @@ host_run_ok() {
 
 @test "RELOAD_KVM=1 on AMD (fake sysfs): avic=0 answered; force_avic skipped on a CPU without the avic flag" {
 	require_kvm
+	require_root
 	local d=$BATS_TEST_TMPDIR/h
 	fake_host "$d" amd avic=N
 	hw_fake "$d" RELOAD_KVM=1
@@ -365,6 +373,7 @@ host_run_ok() {
 
 @test "RELOAD_KVM=1, SIGTERM during a module load: the original parameters come back, exit 130" {
 	require_kvm
+	require_root
 	local d=$BATS_TEST_TMPDIR/h rc=0 n
 	fake_host "$d" intel nested=N
 	env HW_OUT="$d/out" HW_SYSFS="$d/sys" HW_PROC="$d/proc" HW_MODPROBE="$BATS_FILE_TMPDIR/fx/modprobe" \
@@ -389,6 +398,7 @@ host_run_ok() {
 
 @test "RELOAD_KVM=1, SIGTERM during a VMM run: the run is stopped at once and the parameters restored" {
 	require_kvm
+	require_root
 	local d=$BATS_TEST_TMPDIR/h rc=0 n t0
 	fake_host "$d" intel
 	env HW_OUT="$d/out" HW_SYSFS="$d/sys" HW_PROC="$d/proc" HW_MODPROBE="$BATS_FILE_TMPDIR/fx/modprobe" \
@@ -410,6 +420,7 @@ host_run_ok() {
 
 @test "a restore that fails is loud: exit 3, and the report says how to do it by hand" {
 	require_kvm
+	require_root
 	local d=$BATS_TEST_TMPDIR/h
 	fake_host "$d" intel nested=N
 	hw_fake "$d" RELOAD_KVM=1 HW_SIZES=48000 FAKE_FAIL_ON=nested=N
@@ -422,6 +433,7 @@ host_run_ok() {
 
 @test "RELOAD_KVM=1 skips, saying why: another VM holds /dev/kvm, or the module is in use elsewhere" {
 	require_kvm
+	require_root
 	local d=$BATS_TEST_TMPDIR/h vendor pid
 	# The real /proc (this machine's vendor), a fake sysfs with both vendor modules loaded.
 	vendor=amd
@@ -448,6 +460,7 @@ host_run_ok() {
 }
 
 @test "RELOAD_KVM=1 skips, saying why: module not loaded (KVM from elsewhere) or built in" {
+	require_root
 	local d=$BATS_TEST_TMPDIR/h
 	fake_host "$d" intel
 	rm -rf "$d/sys/module/kvm_intel"
