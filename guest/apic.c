@@ -14,7 +14,7 @@
 #define LAPIC_LVT_MASKED (1u << 16)
 #define LAPIC_LVT_PERIODIC (1u << 17)
 #define LAPIC_DIVIDE_BY_1 0xB
-#define TIMER_TICKS 1000000u /* 1 ms on KVM's 1 GHz APIC bus */
+#define TIMER_TICKS 100000u /* 100 us on KVM's 1 GHz APIC bus */
 
 #define IOAPIC_REGSEL 0x00
 #define IOAPIC_WINDOW 0x10
@@ -152,7 +152,9 @@ static void count_interrupts(const struct sr_boot_info *bi, bool ioapic_ok)
 		/* Route the VMM's pin to us, edge-triggered, then mask it again. */
 		ioapic_write(IOAPIC_REDIRECTION(SR_EXT_GSI) + 1, lapic_read(LAPIC_ID) & 0xFF000000u);
 		ioapic_write(IOAPIC_REDIRECTION(SR_EXT_GSI), SR_VECTOR_EXTERNAL);
+		outl(SR_PORT_EXTERNAL, 1);
 		wait_for(&external_count, bi->interrupts, ticks);
+		outl(SR_PORT_EXTERNAL, 0);
 		ioapic_write(IOAPIC_REDIRECTION(SR_EXT_GSI), IOAPIC_MASKED);
 		external = external_count;
 	}

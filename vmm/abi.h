@@ -10,6 +10,7 @@
 #define SR_PORT_CONSOLE 0x3F8
 #define SR_PORT_RESULT 0xF0 /* outl: guest-physical address of a struct sr_result */
 #define SR_PORT_EXIT 0xF4   /* outl: final status, SR_STATUS_* */
+#define SR_PORT_EXTERNAL 0xF8 /* outl 1: raise external interrupts now; 0: stop */
 
 #define SR_STATUS_OK 0
 #define SR_STATUS_FAIL 1
@@ -41,8 +42,9 @@
 #define SR_BOOT_APIC_CHECK (1u << 1)  /* read the LAPIC version through MMIO */
 #define SR_BOOT_APIC_SHADOWED (1u << 2) /* scratch RAM covers the LAPIC page */
 
-/* Interrupts: the LAPIC timer and an external interrupt that the VMM raises
- * on SR_EXT_GSI (an IOAPIC pin) through an irqfd, as the affected VMM does. */
+/* Interrupts: the LAPIC timer and an external interrupt that a VMM thread
+ * raises on SR_EXT_GSI (an IOAPIC pin) through an irqfd, as the affected VMM
+ * does, while the guest has it armed through SR_PORT_EXTERNAL. */
 #define SR_EXT_GSI 16 /* IOAPIC-only pin: the legacy PIC never sees it */
 #define SR_VECTOR_TIMER 0x40
 #define SR_VECTOR_EXTERNAL 0x41

@@ -17,13 +17,34 @@ static void *pulse(void *arg)
 	struct sr_irq_source *src = arg;
 	struct timespec period = {.tv_nsec = (long)src->period_us * 1000};
 
-	while (!atomic_load(&src->stop)) {
+	pthread_mutex_lock(&src->lock);
+	for (;;) {
+		while (!src->armed && !src->stop)
+			pthread_cond_wait(&src->changed, &src->lock);
+		if (src->stop)
+			break;
+		pthread_mutex_unlock(&src->lock);
 		uint64_t one = 1;
 		if (write(src->eventfd, &one, sizeof(one)) == sizeof(one))
 			atomic_fetch_add(&src->raised, 1);
 		nanosleep(&period, NULL);
+		pthread_mutex_lock(&src->lock);
 	}
+	pthread_mutex_unlock(&src->lock);
 	return NULL;
+}
+
+static void set_state(struct sr_irq_source *src, bool *field, bool value)
+{
+	pthread_mutex_lock(&src->lock);
+	*field = value;
+	pthread_cond_signal(&src->changed);
+	pthread_mutex_unlock(&src->lock);
+}
+
+void sr_irq_source_arm(struct sr_irq_source *src, bool armed)
+{
+	set_state(src, &src->armed, armed);
 }
 
 static void bind_irqfd(struct sr_vm *vm, int fd, unsigned gsi, uint32_t flags)
@@ -42,7 +63,9 @@ void sr_irq_source_start(struct sr_irq_source *src, struct sr_vm *vm, unsigned g
 
 	src->gsi = gsi;
 	src->period_us = period_us;
-	atomic_init(&src->stop, false);
+	src->armed = src->stop = false;
+	pthread_mutex_init(&src->lock, NULL);
+	pthread_cond_init(&src->changed, NULL);
 	atomic_init(&src->raised, 0);
 	src->eventfd = eventfd(0, EFD_CLOEXEC);
 	if (src->eventfd < 0)
@@ -60,8 +83,10 @@ void sr_irq_source_start(struct sr_irq_source *src, struct sr_vm *vm, unsigned g
 
 uint64_t sr_irq_source_stop(struct sr_irq_source *src, struct sr_vm *vm)
 {
-	atomic_store(&src->stop, true);
+	set_state(src, &src->stop, true);
 	pthread_join(src->thread, NULL);
+	pthread_cond_destroy(&src->changed);
+	pthread_mutex_destroy(&src->lock);
 	bind_irqfd(vm, src->eventfd, src->gsi, KVM_IRQFD_FLAG_DEASSIGN);
 	close(src->eventfd);
 	return atomic_load(&src->raised);

@@ -24,7 +24,7 @@
 #define FIRST_SCRATCH_SLOT_ID (FIRST_PLACEHOLDER_SLOT_ID + SR_MAX_HOLES)
 #define MAX_SPLIT_ATTEMPTS 8
 #define INTERRUPT_WAIT_MS 3000 /* per kind; the guest's own bound, well inside --timeout */
-#define EXTERNAL_PERIOD_US 1000
+#define EXTERNAL_PERIOD_US 100
 
 static const char LAPIC_WINDOW[] = "LAPIC MMIO page (not RAM with --irqchip on)";
 static const char IOAPIC_WINDOW[] = "IOAPIC MMIO page (not RAM with --irqchip on)";
@@ -501,7 +501,7 @@ int main(int argc, char **argv)
 
 	if (opt.interrupts)
 		sr_irq_source_start(&irq, &vm, SR_EXT_GSI, EXTERNAL_PERIOD_US);
-	sr_run(&vm, low, opt.timeout_s, &outcome);
+	sr_run(&vm, low, opt.timeout_s, opt.interrupts ? &irq : NULL, &outcome);
 	if (opt.interrupts)
 		sr_info("host: raised GSI %d %llu times", SR_EXT_GSI,
 			(unsigned long long)sr_irq_source_stop(&irq, &vm));

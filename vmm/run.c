@@ -131,7 +131,7 @@ static uint32_t io_value(const struct kvm_run *run, const uint8_t *data)
 
 /* One I/O exit; returns false when the run is over. */
 static bool handle_io(struct kvm_run *run, const uint8_t *low, struct console *con,
-		      struct sr_outcome *out)
+		      struct sr_irq_source *external, struct sr_outcome *out)
 {
 	const uint8_t *data = (const uint8_t *)run + run->io.data_offset;
 	bool is_out = run->io.direction == KVM_EXIT_IO_OUT;
@@ -144,6 +144,11 @@ static bool handle_io(struct kvm_run *run, const uint8_t *low, struct console *c
 	if (is_out && run->io.port == SR_PORT_RESULT && run->io.size == 4 && run->io.count == 1) {
 		take_result(low, io_value(run, data), out);
 		return out->end != SR_RUN_CRASH;
+	}
+	if (is_out && run->io.port == SR_PORT_EXTERNAL && run->io.size == 4 && run->io.count == 1 &&
+	    external) {
+		sr_irq_source_arm(external, io_value(run, data) != 0);
+		return true;
 	}
 	if (is_out && run->io.port == SR_PORT_EXIT && run->io.size == 4 && run->io.count == 1) {
 		out->end = SR_RUN_EXITED;
@@ -169,7 +174,8 @@ static const char *internal_error_name(uint32_t suberror)
 	}
 }
 
-void sr_run(struct sr_vm *vm, const uint8_t *low, unsigned timeout_s, struct sr_outcome *out)
+void sr_run(struct sr_vm *vm, const uint8_t *low, unsigned timeout_s,
+	    struct sr_irq_source *external, struct sr_outcome *out)
 {
 	struct kvm_run *run = vm->run;
 	struct console con = {0};
@@ -198,7 +204,7 @@ void sr_run(struct sr_vm *vm, const uint8_t *low, unsigned timeout_s, struct sr_
 		}
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
-			going = handle_io(run, low, &con, out);
+			going = handle_io(run, low, &con, external, out);
 			break;
 		case KVM_EXIT_MMIO:
 			crash(out, "guest %s unmapped guest-physical address 0x%llx (%u bytes)",

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "irq.h"
 #include "kvm.h"
 
 #define SR_MAX_CONSOLE_BYTES (1u << 20) /* echo no more than this; a flood is cut */
@@ -35,6 +36,9 @@ struct sr_outcome {
 	uint64_t exception_vector, exception_rip, exception_error;
 };
 
-void sr_run(struct sr_vm *vm, const uint8_t *low, unsigned timeout_s, struct sr_outcome *out);
+/* `external`: the interrupt source the guest arms through SR_PORT_EXTERNAL,
+ * or NULL when the run has none (the port is then unhandled). */
+void sr_run(struct sr_vm *vm, const uint8_t *low, unsigned timeout_s,
+	    struct sr_irq_source *external, struct sr_outcome *out);
 
 #endif
