@@ -26,8 +26,9 @@ all: $(BUILD)/vmm $(BUILD)/guest.elf
 -include ci/ci.mk
 -include ci/bench.mk
 -include ci/hw.mk
-# What the suites need besides the VMM: hostile guests (050) and an L1 image (070).
-TEST_PREREQS := guests images
+# What the suites need besides the VMM: hostile guests (050), an L1 image (070),
+# the capability-hiding shim (010).
+TEST_PREREQS := guests images $(BUILD)/shims/hide-cap.so
 
 $(BUILD)/vmm: $(VMM_SRC) $(VMM_HDR) | $(BUILD)
 	$(CC) $(CFLAGS_VMM) -o $@ $(VMM_SRC)
@@ -45,6 +46,10 @@ $(BUILD)/asan/guest.elf: $(BUILD)/guest.elf
 
 $(BUILD)/unit-tests: tests/unit/unit_tests.c $(PURE_SRC) $(VMM_HDR) | $(BUILD)
 	$(CC) $(CFLAGS_VMM) -Ivmm -o $@ tests/unit/unit_tests.c $(PURE_SRC)
+
+$(BUILD)/shims/hide-cap.so: tests/shims/hide-cap.c | $(BUILD)
+	mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 $(WARN) -shared -fPIC -o $@ $< -ldl
 
 $(BUILD):
 	mkdir -p $@

@@ -133,3 +133,22 @@ TABLE
 	[ "$status" -eq 3 ] || fail "exit $status, expected 3: $stderr"
 	[[ $stderr == *"$dev: permission denied: add your user to the kvm group"* ]] || fail "$stderr"
 }
+
+@test "KVM without a required capability is exit 3 naming it (capabilities hidden by a test shim)" {
+	require_kvm
+	local shim=$REPO_ROOT/build/shims/hide-cap.so
+	[ -f "$shim" ] || fail "$shim is missing: run 'make $shim'"
+	if ldd "$VMM" | grep -q libasan; then
+		skip "the sanitized VMM must load ASan first, so LD_PRELOAD shims cannot run with it"
+	fi
+	# number:name pairs from <linux/kvm.h>; each must stop the VMM by name
+	local cap name
+	for pair in 3:KVM_CAP_USER_MEMORY 7:KVM_CAP_EXT_CPUID 136:KVM_CAP_IMMEDIATE_EXIT \
+		10:KVM_CAP_NR_MEMSLOTS 0:KVM_CAP_IRQCHIP 32:KVM_CAP_IRQFD; do
+		cap=${pair%%:*} name=${pair#*:}
+		SR_HIDE_CAP=$cap LD_PRELOAD=$shim run_vmm 3
+		[[ $stderr == *"lacks $name, which this VMM needs"* ]] || fail "hiding $name: $stderr"
+	done
+	# the irqchip's capabilities are only needed with the irqchip
+	SR_HIDE_CAP=0 LD_PRELOAD=$shim run_vmm 0 --irqchip off
+}
