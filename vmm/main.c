@@ -41,28 +41,31 @@ static void *map_anonymous(uint64_t size, const char *what)
 	return p;
 }
 
-/* The architectural LAPIC and IOAPIC pages. What answers there under scratch
- * RAM depends on the host (measured: a guest write to 0xfee00000 exits as
- * MMIO on a KVM without APIC virtualization even with --irqchip off), so the
- * guest never tests them. With the irqchip on they are also kept out of
- * scratch, so the guest reaches its devices; `known` is that plus the
- * placeholders: everything known, before any ioctl, to need a hole. */
-static void known_reserved(const struct sr_options *opt, struct sr_ranges *devices,
-			   struct sr_ranges *known)
+/* The architectural LAPIC and IOAPIC pages (`devices`). What answers there
+ * under scratch RAM depends on the host (measured: a guest write to 0xfee00000
+ * exits as MMIO on a KVM without APIC virtualization even with --irqchip off),
+ * so the guest never tests them. With the irqchip on they are `kept_out` of
+ * scratch, so the guest reaches its devices. `declared` adds the placeholders:
+ * everything known before any ioctl, for --layout check. Split does not use
+ * the placeholders: like the private slots they stand in for, it finds them
+ * by probing. */
+static void reserved_ranges(const struct sr_options *opt, struct sr_ranges *devices,
+			    struct sr_ranges *kept_out, struct sr_ranges *declared)
 {
 	*devices = (struct sr_ranges){0};
 	sr_ranges_add(devices, SR_LAPIC_GPA, SR_PAGE_SIZE, LAPIC_WINDOW);
 	sr_ranges_add(devices, SR_IOAPIC_GPA, SR_PAGE_SIZE, IOAPIC_WINDOW);
-	*known = opt->reserve;
-	for (unsigned i = 0; opt->irqchip && i < devices->count; i++)
-		sr_ranges_add(known, devices->r[i].base, devices->r[i].size, devices->r[i].what);
+	*kept_out = opt->irqchip ? *devices : (struct sr_ranges){0};
+	*declared = opt->reserve;
+	for (unsigned i = 0; i < kept_out->count; i++)
+		sr_ranges_add(declared, kept_out->r[i].base, kept_out->r[i].size, kept_out->r[i].what);
 }
 
 /* --layout check: refuse before any ioctl. */
-static void refuse_if_covered(const struct sr_options *opt, const struct sr_ranges *known)
+static void refuse_if_covered(const struct sr_options *opt, const struct sr_ranges *declared)
 {
 	uint64_t base = sr_scratch_base(opt->top, opt->scratch_size);
-	const struct sr_range *hit = sr_ranges_first_overlap(known, base, opt->scratch_size);
+	const struct sr_range *hit = sr_ranges_first_overlap(declared, base, opt->scratch_size);
 
 	if (hit == NULL)
 		return;
@@ -72,7 +75,7 @@ static void refuse_if_covered(const struct sr_options *opt, const struct sr_rang
 	       (unsigned long long)base, (unsigned long long)opt->top,
 	       (unsigned long long)opt->scratch_size, (unsigned long long)hit->base,
 	       (unsigned long long)sr_range_end(hit), hit->what, (unsigned long long)opt->top,
-	       (unsigned long long)sr_largest_fitting_size(opt->top, known));
+	       (unsigned long long)sr_largest_fitting_size(opt->top, declared));
 }
 
 static const char *default_guest_path(void)
@@ -208,11 +211,11 @@ static void delete_scratch_slots(struct sr_vm *vm, const struct sr_scratch *s, u
 
 /* Register scratch per --layout. Under split, a slot KVM refuses is probed
  * and the layout redone around what the probe found. */
-static void map_scratch(struct sr_vm *vm, const struct sr_options *opt, const struct sr_ranges *known,
+static void map_scratch(struct sr_vm *vm, const struct sr_options *opt, const struct sr_ranges *kept_out,
 			const struct sr_ranges *devices, uint8_t *host, struct sr_scratch *s)
 {
 	bool split = opt->layout == SR_LAYOUT_SPLIT;
-	struct sr_ranges avoid = *known;
+	struct sr_ranges avoid = *kept_out;
 
 	for (int attempt = 0; attempt < MAX_SPLIT_ATTEMPTS; attempt++) {
 		struct sr_ranges found = {0};
@@ -441,7 +444,7 @@ static int judge(const struct sr_options *opt, const struct sr_outcome *out, con
 int main(int argc, char **argv)
 {
 	struct sr_options opt;
-	struct sr_ranges known, devices;
+	struct sr_ranges declared, kept_out, devices;
 	struct sr_scratch scratch;
 	struct sr_outcome outcome;
 	struct sr_vm vm;
@@ -464,9 +467,9 @@ int main(int argc, char **argv)
 		break;
 	}
 	sr_verbose = opt.verbose;
-	known_reserved(&opt, &devices, &known);
+	reserved_ranges(&opt, &devices, &kept_out, &declared);
 	if (!opt.probe && opt.layout == SR_LAYOUT_CHECK)
-		refuse_if_covered(&opt, &known);
+		refuse_if_covered(&opt, &declared);
 
 	if (!opt.probe) {
 		guest_path = opt.guest_path ? opt.guest_path : default_guest_path();
@@ -489,7 +492,7 @@ int main(int argc, char **argv)
 		probe_and_exit(&vm, &opt);
 
 	scratch_host = map_anonymous(opt.scratch_size, "scratch");
-	map_scratch(&vm, &opt, &known, &devices, scratch_host, &scratch);
+	map_scratch(&vm, &opt, &kept_out, &devices, scratch_host, &scratch);
 	remove_placeholders(&vm, &opt);
 	print_scratch_map(&scratch);
 
