@@ -5,9 +5,11 @@
 #                       fails when any cell fails or times out. ACCEL=tcg|kvm|auto, CELLS=glob,
 #                       SHARD=i/n, JOBS=n narrow or spread it (see ci/run-matrix --help).
 #   make nested-smoke   the small nested smoke (tests/070-nested-smoke.bats, also in make test)
-# Reports: build/ci/summary.md, junit.xml, logs/<cell>/.
+# Reports: build/ci/summary.md, junit.xml, logs/<cell>/. MATRIX=FILE (another table) and
+# CI_OUT=DIR pass through to ci/run-matrix; `make kernels` then checks that table's kernels.
 
-CI_KERNEL_PACKAGES := $(shell sed -n 's/^[[:space:]]*package[[:space:]]*=[[:space:]]*//p' ci/matrix.cfg 2>/dev/null)
+CI_MATRIX_CFG := $(or $(MATRIX),ci/matrix.cfg)
+CI_KERNEL_PACKAGES := $(shell sed -n 's/^[[:space:]]*package[[:space:]]*=[[:space:]]*//p' $(CI_MATRIX_CFG) 2>/dev/null)
 
 .PHONY: kernels ci-matrix nested-smoke
 
@@ -23,8 +25,13 @@ kernels:
 		{ apt-get update && apt-get install -y --no-install-recommends $$missing; }
 
 # run-matrix builds the images it needs itself (make images, a no-op when up to date).
+# Ctrl-C, or SIGTERM to make (which make passes to this shell only), becomes SIGTERM to
+# run-matrix, which stops its QEMUs and removes its temp files; this shell waits for that.
 ci-matrix: all kernels
-	@rc=0; ci/run-matrix || rc=$$?; \
+	@pid=; trap 'test -z "$$pid" || { kill -TERM $$pid 2>/dev/null; wait $$pid; }; exit 130' INT TERM HUP; \
+	ci/run-matrix & pid=$$!; \
+	rc=0; wait $$pid || rc=$$?; \
+	test $$rc != 130 || exit 130; \
 	bats --tap tests/matrix || rc=1; \
 	exit $$rc
 

@@ -4,7 +4,10 @@
 # the same way. Functions and constants only; nothing runs when this file is sourced.
 #
 # A run is a token <layout s|p|c><irqchip 1|0><emulate e|n><touch a|n>-<size: hex digits, or
-# a number with K/M/G> (images/init documents it), e.g. s1na-6882000.
+# a number with K/M/G>[-i<N>] (images/init documents it), e.g. s1na-6882000. The optional
+# suffix -iN (irqchip on only) is an interrupt run: --interrupts N, the guest must take one
+# one-shot and N periodic LAPIC timer interrupts and N external IOAPIC ones (and in L1 the VMM
+# runs with -v, so the counts are in the log). The rule below is the same for it.
 #
 # The rule: with the scratch range [2^32 - size, 2^32 - 1] and R = the ranges `vmm --probe`
 # found for that irqchip setting, plus 0xfee00000-0xfee00fff when the run emulates the APIC page:
@@ -16,10 +19,17 @@
 # is a timeout; anything else fails.
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
-TOKEN_RE='^[spc][01][en][an]-([0-9a-f]+|[0-9]+[KMG])$'
+TOKEN_RE='^[spc]([01][en][an]-([0-9a-f]+|[0-9]+[KMG])|1[en][an]-([0-9a-f]+|[0-9]+[KMG])-i[1-9][0-9]{0,2})$'
 LAPIC_PAGE=0xfee00000-0xfee00fff
 IOAPIC_PAGE=0xfec00000-0xfec00fff
 TOP=$(((1 << 32) - 1)) # the VMM's default --gpa-top 32
+
+# tok_size TOKEN: the size field of a run token; tok_irqs TOKEN: its -iN count, or empty.
+tok_size() {
+	local s=${1#*-}
+	echo "${s%%-*}"
+}
+tok_irqs() { [[ $1 == *-*-i* ]] && echo "${1##*-i}"; return 0; }
 
 # size_bytes SIZE: a token's size (hex digits, or decimal with K/M/G) in bytes.
 size_bytes() {
@@ -35,7 +45,7 @@ size_bytes() {
 expected_rc() {
 	local tok=$1 probed=$2 lo
 	local -a res=()
-	lo=$((TOP + 1 - $(size_bytes "${tok#*-}")))
+	lo=$((TOP + 1 - $(size_bytes "$(tok_size "$tok")")))
 	[[ $probed != none ]] && IFS=';' read -ra res <<<"$probed"
 	[[ ${tok:2:1} == e ]] && res+=("$LAPIC_PAGE")
 	case ${tok:0:1} in
@@ -68,7 +78,7 @@ run_mark() {
 }
 
 # token_args TOKEN: the VMM arguments a run token stands for, one per line (as images/init
-# builds them inside L1); fails on a token that is not one.
+# builds them inside L1, which also adds -v to an interrupt run); fails on a token that is not one.
 token_args() {
 	local tok=$1 size
 	[[ $tok =~ $TOKEN_RE ]] || return 1
@@ -76,9 +86,10 @@ token_args() {
 	case ${tok:1:1} in 1) printf '%s\n' --irqchip on ;; 0) printf '%s\n' --irqchip off ;; esac
 	[[ ${tok:2:1} == e ]] && printf '%s\n' --emulate-apic-page
 	case ${tok:3:1} in a) printf '%s\n' --touch all ;; n) printf '%s\n' --touch none ;; esac
-	size=${tok#*-}
+	size=$(tok_size "$tok")
 	[[ $size == *[KMG] ]] || size=0x$size
 	printf '%s\n' --scratch-size "$size"
+	[[ -z $(tok_irqs "$tok") ]] || printf '%s\n' --interrupts "$(tok_irqs "$tok")"
 }
 
 # norm VALUE: module parameter booleans as 1/0 (sysfs shows Y/N for some).
