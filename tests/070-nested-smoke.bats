@@ -21,8 +21,7 @@ setup_file() {
 	}
 	export NESTED_KVER
 	export SMOKE_OUT=$NESTED_ROOT/build/nested-smoke
-	command -v qemu-system-x86_64 >/dev/null && [ -n "$NESTED_KVER" ] &&
-		[ -r "/boot/vmlinuz-$NESTED_KVER" ] && [ -x /bin/busybox ] || return 0
+	[ -z "$(l1_missing "$NESTED_KVER")" ] || return 0
 	# The image must hold the VMM under test: make rebuilds it when anything changed.
 	make --no-print-directory -s -C "$NESTED_ROOT" images >"$BATS_FILE_TMPDIR/make.log" 2>&1 || {
 		cat "$BATS_FILE_TMPDIR/make.log" >&2

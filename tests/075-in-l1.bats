@@ -5,6 +5,7 @@
 # The six full L1 boots start together in setup_file, two lanes at a time (~12-25 s each under
 # TCG); the quick failure cases (no kernel, broken kernel, timeout) run in their tests.
 load helpers
+load nested_helpers
 
 INL1=$REPO_ROOT/ci/in-l1
 RUNHELLO=$REPO_ROOT/ci/run-hello
@@ -28,13 +29,7 @@ setup_file() {
 	export L1_SKIP=''
 	local kver
 	kver=$(make --no-print-directory -s -C "$REPO_ROOT" images-kernel 2>/dev/null) || kver=''
-	if ! command -v qemu-system-x86_64 >/dev/null; then
-		L1_SKIP="qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
-	elif [[ -z $kver || ! -r /boot/vmlinuz-$kver ]]; then
-		L1_SKIP="no L1 kernel (apt-get install linux-image-amd64)"
-	elif [[ ! -x /bin/busybox ]]; then
-		L1_SKIP="busybox-static missing (apt-get install busybox-static)"
-	fi
+	L1_SKIP=$(l1_missing "$kver")
 	[[ -z $L1_SKIP ]] || return 0
 	export L1_KVER=$kver
 	# The image must carry the VMM under test, and the liar guest must exist: build both once

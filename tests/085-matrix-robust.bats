@@ -17,14 +17,11 @@ setup_file() {
 	export ROBUST_SKIP=''
 	local kver
 	kver=$(make --no-print-directory -s -C "$NESTED_ROOT" images-kernel 2>/dev/null) || kver=''
-	if ! command -v qemu-system-x86_64 >/dev/null; then
-		ROBUST_SKIP="qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
-	elif [[ -z $kver || ! -r /boot/vmlinuz-$kver ]]; then
-		ROBUST_SKIP="no L1 kernel (apt-get install linux-image-amd64)"
+	ROBUST_SKIP=$(l1_missing "$kver")
+	if [[ -n $ROBUST_SKIP ]]; then
+		:
 	elif [[ $(dpkg-query -W -f='${Status}' "linux-image-$kver" 2>/dev/null) != "install ok installed" ]]; then
 		ROBUST_SKIP="kernel $kver is not from the package linux-image-$kver, which the test tables name"
-	elif [[ ! -x /bin/busybox ]]; then
-		ROBUST_SKIP="busybox-static missing (apt-get install busybox-static)"
 	elif ! command -v perl >/dev/null; then
 		ROBUST_SKIP="perl missing (it starts the runs in their own process group)"
 	fi

@@ -1,4 +1,4 @@
-# Shared by the nested suites (070-nested-smoke.bats, matrix/080-matrix.bats): reading what an
+# Shared by the nested suites (070, 075, 085, matrix/080): reading what an
 # L1 reported on its results channel (images/init documents the "RIG ..." lines).
 bats_require_minimum_version 1.5.0
 load /usr/lib/bats/bats-support/load
@@ -7,12 +7,22 @@ load /usr/lib/bats/bats-assert/load
 # shellcheck disable=SC2034 # used by the suites that load this file
 NESTED_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# l1_missing KVER: why this host cannot boot an L1 with that kernel, or nothing.
+l1_missing() {
+	if ! command -v qemu-system-x86_64 >/dev/null; then
+		echo "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+	elif [ -z "$1" ] || [ ! -r "/boot/vmlinuz-$1" ]; then
+		echo "no L1 kernel${1:+ /boot/vmlinuz-$1} (apt-get install linux-image-amd64)"
+	elif [ ! -x /bin/busybox ]; then
+		echo "busybox-static missing (apt-get install busybox-static)"
+	fi
+}
+
 # nested_require: skip, with the reason, when this host cannot boot an L1 at all.
 nested_require() {
-	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
-	[ -n "${NESTED_KVER:-}" ] || skip "no L1 kernel: install linux-image-amd64"
-	[ -r "/boot/vmlinuz-$NESTED_KVER" ] || skip "no /boot/vmlinuz-$NESTED_KVER (apt-get install linux-image-amd64)"
-	[ -x /bin/busybox ] || skip "busybox-static missing (apt-get install busybox-static)"
+	local why
+	why=$(l1_missing "${NESTED_KVER:-}")
+	[ -z "$why" ] || skip "$why"
 }
 
 # l1_line DIR PREFIX: the first results line of an L1 boot that starts with "RIG PREFIX".
