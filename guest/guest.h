@@ -7,14 +7,15 @@
 
 #include "abi.h"
 
+/* "memory": a result must be in guest memory before the VMM reads it. */
 static inline void outb(uint16_t port, uint8_t value)
 {
-	__asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
+	__asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
 }
 
 static inline void outl(uint16_t port, uint32_t value)
 {
-	__asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
+	__asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port) : "memory");
 }
 
 static inline uint64_t rdtsc(void)

@@ -180,3 +180,10 @@ faulting_rip() {
 	assert_stdout_is_hello
 	refute_success
 }
+
+@test "a guest that took fewer interrupts than asked: exit 1 naming every count" {
+	run_guest 1 short_interrupts --touch none --interrupts 3 --timeout 10
+	assert_verdict "the guest took 1 of 1 one-shot and 1 of 3 periodic LAPIC timer interrupts and 0 of 3 external interrupts on GSI 16 before its wait ran out"
+	assert_stdout_is_hello
+	refute_success
+}
