@@ -39,6 +39,7 @@ exception_common:
 
 	INTERRUPT timer_entry, on_timer
 	INTERRUPT external_entry, on_external
+	INTERRUPT wake_entry, on_wake
 	INTERRUPT spurious_entry, on_spurious
 
 	/* Addresses of the 32 exception stubs, for the IDT. */

@@ -48,6 +48,7 @@
 #define SR_EXT_GSI 16 /* IOAPIC-only pin: the legacy PIC never sees it */
 #define SR_VECTOR_TIMER 0x40
 #define SR_VECTOR_EXTERNAL 0x41
+#define SR_VECTOR_WAKE 0x42 /* a watchdog while the guest halts: never counted */
 #define SR_VECTOR_SPURIOUS 0xFF
 
 struct sr_hole {
