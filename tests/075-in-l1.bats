@@ -70,16 +70,7 @@ assert_boot() {
 	rc=$(cat "$L1_OUT/$1.rc")
 	output=$(cat "$L1_OUT/$1.out")
 	stderr=$(cat "$L1_OUT/$1.err")
-	if [[ $rc != "$2" ]]; then
-		{
-			echo "boot '$1': expected exit $2, got $rc"
-			echo "--- stdout"
-			printf '%s\n' "$output"
-			echo "--- stderr"
-			printf '%s\n' "$stderr"
-		} >&2
-		return 1
-	fi
+	expect_exit "$2" "$rc" "boot '$1'"
 }
 
 @test "usage: only build/vmm runs in L1; bad options are exit 2 with one line" {

@@ -18,18 +18,23 @@ run_vmm() {
 	local expected=$1
 	shift
 	run --separate-stderr timeout -k 5 "$VMM_WALL_TIMEOUT" "$VMM" "$@"
-	if [ "$status" -ne "$expected" ]; then
-		{
-			echo "command:  $VMM $*"
-			echo "expected: exit $expected"
-			echo "actual:   exit $status"
-			echo "--- stdout"
-			printf '%s\n' "$output"
-			echo "--- stderr"
-			printf '%s\n' "$stderr"
-		} >&2
-		return 1
-	fi
+	expect_exit "$expected" "$status" "command:  $VMM $*"
+}
+
+# expect_exit EXPECTED ACTUAL WHAT: on a mismatch, say what ran, both codes and
+# its $output and $stderr, and fail.
+expect_exit() {
+	[ "$2" = "$1" ] && return 0
+	{
+		echo "$3"
+		echo "expected: exit $1"
+		echo "actual:   exit $2"
+		echo "--- stdout"
+		printf '%s\n' "$output"
+		echo "--- stderr"
+		printf '%s\n' "$stderr"
+	} >&2
+	return 1
 }
 
 # Tests that boot a guest need a usable /dev/kvm.
