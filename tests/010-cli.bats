@@ -54,6 +54,7 @@ bad_invocations() {
 --apic-check yes|on or off
 --apic-check on --irqchip off|needs --irqchip on
 --touch some|all or none
+--thp 2m|on or off
 --interrupts 1001|count from 0 to 1000
 --interrupts many|count from 0 to 1000
 --interrupts 2 --apic-check off|needs the guest's APIC

@@ -42,6 +42,37 @@ map_lines() {
 	[ "$n" -eq 3 ]
 }
 
+# What the host's THP setting allows for an madvised mapping, or skip.
+require_thp() {
+	local mode
+	mode=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null) ||
+		skip "this kernel has no transparent huge pages"
+	[[ $mode == *"[never]"* ]] && skip "transparent huge pages are disabled here ($mode)"
+	return 0
+}
+
+# KiB of scratch in huge pages, from -v.
+thp_kib() {
+	sed -n 's/^vmm: host: scratch at 0x[0-9a-f]* (congruent with its GPA mod 2 MiB), --thp \(on\|off\): \([0-9-]*\) KiB.*/\2/p' <<<"$stderr"
+}
+
+@test "--thp on: the scratch mapping is GPA-congruent mod 2 MiB and touched scratch sits in huge pages" {
+	require_thp
+	run_vmm 0 --scratch-size 0x6882000 -v
+	local addr kib
+	addr=$(sed -n 's/^vmm: host: scratch at \(0x[0-9a-f]*\) .*/\1/p' <<<"$stderr")
+	[ -n "$addr" ] || fail "no scratch address in: $stderr"
+	[ $(((addr - (0x100000000 - 0x6882000)) % 0x200000)) -eq 0 ] || fail "scratch at $addr is not congruent with GPA 0xf977e000 mod 2 MiB"
+	kib=$(thp_kib)
+	[ "${kib:--1}" -gt 0 ] || fail "no huge pages under a touched 104 MiB scratch: $stderr"
+}
+
+@test "--thp off: scratch stays in 4 KiB pages" {
+	require_thp
+	run_vmm 0 --scratch-size 0x6882000 --thp off -v
+	[ "$(thp_kib)" = 0 ] || fail "huge pages with --thp off: $stderr"
+}
+
 @test "-v: single maps one slot and names no hole" {
 	run_vmm 0 --scratch-size 0x6882000 --layout single --irqchip off --touch none -v
 	[ "$(map_lines | grep -c '^slot')" -eq 1 ]

@@ -41,6 +41,47 @@ static void *map_anonymous(uint64_t size, const char *what)
 	return p;
 }
 
+#define HUGE_PAGE_SIZE (2ULL << 20)
+
+/* Scratch host memory, one mapping. KVM maps a guest 2 MiB page with a host
+ * huge page only when the two addresses agree modulo 2 MiB, so the mapping
+ * starts congruent with the scratch base; --thp picks the madvise. */
+static uint8_t *map_scratch_host(const struct sr_options *opt)
+{
+	uint64_t size = opt->scratch_size, base = opt->top + 1 - size;
+	uint8_t *raw = map_anonymous(size + HUGE_PAGE_SIZE, "scratch");
+	uint64_t lead = (base - (uintptr_t)raw) & (HUGE_PAGE_SIZE - 1);
+
+	if (lead)
+		munmap(raw, lead);
+	munmap(raw + lead + size, HUGE_PAGE_SIZE - lead);
+	/* Best effort: EINVAL where the kernel has no THP. */
+	(void)madvise(raw + lead, size, opt->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	return raw + lead;
+}
+
+/* AnonHugePages (KiB) of the mapping holding `addr`, or -1 if unknown. */
+static long huge_page_kib(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	uintptr_t a = (uintptr_t)addr;
+	bool inside = false;
+	char line[512];
+	long kib = -1;
+
+	if (f == NULL)
+		return -1;
+	while (kib < 0 && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			inside = lo <= a && a < hi;
+		else if (inside && sscanf(line, "AnonHugePages: %ld kB", &kib) != 1)
+			kib = -1;
+	}
+	fclose(f);
+	return kib;
+}
+
 /* The architectural LAPIC and IOAPIC pages (`devices`). What answers there
  * under scratch RAM depends on the host (measured: a guest write to 0xfee00000
  * exits as MMIO on a KVM without APIC virtualization even with --irqchip off),
@@ -491,7 +532,7 @@ int main(int argc, char **argv)
 	if (opt.probe)
 		probe_and_exit(&vm, &opt);
 
-	scratch_host = map_anonymous(opt.scratch_size, "scratch");
+	scratch_host = map_scratch_host(&opt);
 	map_scratch(&vm, &opt, &kept_out, &devices, scratch_host, &scratch);
 	remove_placeholders(&vm, &opt);
 	print_scratch_map(&scratch);
@@ -508,5 +549,9 @@ int main(int argc, char **argv)
 	if (opt.interrupts)
 		sr_info("host: raised GSI %d %llu times", SR_EXT_GSI,
 			(unsigned long long)sr_irq_source_stop(&irq, &vm));
+	if (sr_verbose)
+		sr_info("host: scratch at %p (congruent with its GPA mod 2 MiB), --thp %s: %ld KiB in "
+			"transparent huge pages", (void *)scratch_host, opt.thp ? "on" : "off",
+			huge_page_kib(scratch_host));
 	return judge(&opt, &outcome, &scratch, scratch_host, apic_shadowed);
 }

@@ -29,6 +29,8 @@ void sr_print_usage(FILE *out)
 		"                        one before scratch is mapped (repeatable)\n"
 		"  --emulate-apic-page   same as --reserve 0xfee00000:0x1000\n"
 		"  --touch all|none      guest writes and verifies every scratch page (default all)\n"
+		"  --thp on|off          back scratch with transparent huge pages: its host mapping is\n"
+		"                        2 MiB-congruent with its GPA and MADV_HUGEPAGE (default on)\n"
 		"  --timeout SECONDS     stop a guest still running after this long (default 30)\n"
 		"  --probe               print the ranges KVM refuses between 0x400000 and the top, exit 0\n"
 		"  --guest PATH          guest ELF (default: guest.elf beside this program)\n"
@@ -52,6 +54,7 @@ enum option_id {
 	OPT_RESERVE,
 	OPT_EMULATE_APIC_PAGE,
 	OPT_TOUCH,
+	OPT_THP,
 	OPT_TIMEOUT,
 	OPT_PROBE,
 	OPT_GUEST,
@@ -76,6 +79,7 @@ static const struct option_spec {
 	[OPT_RESERVE] = {"--reserve", NULL, true, true},
 	[OPT_EMULATE_APIC_PAGE] = {"--emulate-apic-page", NULL, false, false},
 	[OPT_TOUCH] = {"--touch", NULL, true, false},
+	[OPT_THP] = {"--thp", NULL, true, false},
 	[OPT_TIMEOUT] = {"--timeout", NULL, true, false},
 	[OPT_PROBE] = {"--probe", NULL, false, false},
 	[OPT_GUEST] = {"--guest", NULL, true, false},
@@ -189,6 +193,10 @@ static enum sr_parse_status apply(struct sr_options *opt, int id, const char *na
 		if (!parse_on_off(v, &opt->irqchip))
 			return fail(err, err_size, "%s %s: must be on or off", name, v);
 		break;
+	case OPT_THP:
+		if (!parse_on_off(v, &opt->thp))
+			return fail(err, err_size, "%s %s: must be on or off", name, v);
+		break;
 	case OPT_APIC_CHECK: {
 		bool on;
 		if (!parse_on_off(v, &on))
@@ -257,6 +265,7 @@ enum sr_parse_status sr_parse_options(struct sr_options *opt, int argc, char **a
 		.layout = SR_LAYOUT_SPLIT,
 		.irqchip = true,
 		.touch_all = true,
+		.thp = true,
 		.timeout_s = SR_DEFAULT_TIMEOUT_S,
 		.kvm_device = SR_DEFAULT_KVM_DEVICE,
 	};

@@ -24,6 +24,7 @@ struct sr_options {
 	bool apic_check; /* only meaningful with the irqchip */
 	unsigned interrupts; /* timer and external interrupts the guest waits for */
 	bool touch_all;
+	bool thp; /* scratch host memory eligible for transparent huge pages */
 	bool probe;
 	bool verbose;
 	unsigned timeout_s;
