@@ -28,7 +28,7 @@ all: $(BUILD)/vmm $(BUILD)/guest.elf
 -include ci/hw.mk
 # What the suites need besides the VMM: hostile guests (050), an L1 image (070),
 # the capability-hiding shim (010).
-TEST_PREREQS := guests images $(BUILD)/shims/hide-cap.so
+TEST_PREREQS := guests images $(BUILD)/shims/hide-cap.so bench-progs
 
 $(BUILD)/vmm: $(VMM_SRC) $(VMM_HDR) | $(BUILD)
 	$(CC) $(CFLAGS_VMM) -o $@ $(VMM_SRC)

@@ -1,0 +1,84 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2154 # status, output and stderr are set by bats' run
+# make bench: its reference programs do what the ratios assume, and the runner
+# produces its report. Timings are never asserted: benchmarks measure, tests check.
+load helpers
+
+BENCH_BIN=$REPO_ROOT/build/bench
+
+# run_bench EXPECTED_RC COMMAND...: like run_vmm, for the bench programs.
+run_bench() {
+	local expected=$1
+	shift
+	run --separate-stderr timeout -k 5 600 "$@"
+	expect_exit "$expected" "$status" "command:  $*"
+}
+
+setup() {
+	for prog in minimal-kvm minimal-touch host-touch; do
+		[ -x "$BENCH_BIN/$prog" ] || skip "$BENCH_BIN/$prog is not built (make bench-progs)"
+	done
+}
+
+@test "minimal-kvm: the guest's one OUT arrives, with and without the irqchip" {
+	require_kvm
+	run_bench 0 "$BENCH_BIN/minimal-kvm"
+	run_bench 0 "$BENCH_BIN/minimal-kvm" --irqchip
+}
+
+@test "minimal-kvm --irqchip really creates the irqchip (strace sees KVM_CREATE_IRQCHIP)" {
+	require_kvm
+	command -v strace >/dev/null || skip "strace is not installed"
+	run_bench 0 strace -e trace=ioctl "$BENCH_BIN/minimal-kvm" --irqchip
+	[[ $stderr == *KVM_CREATE_IRQCHIP* ]] || fail "no KVM_CREATE_IRQCHIP in: $stderr"
+	run_bench 0 strace -e trace=ioctl "$BENCH_BIN/minimal-kvm"
+	[[ $stderr != *KVM_CREATE_IRQCHIP* ]] || fail "KVM_CREATE_IRQCHIP without --irqchip"
+}
+
+@test "minimal-kvm: a missing device is exit 3 naming it" {
+	run_bench 3 "$BENCH_BIN/minimal-kvm" /nonexistent/kvm
+	[[ $stderr == *"/nonexistent/kvm"* ]]
+}
+
+@test "minimal-touch and host-touch read back every word of 16 MiB" {
+	require_kvm
+	run_bench 0 "$BENCH_BIN/minimal-touch" 16M 32
+	run_bench 0 "$BENCH_BIN/host-touch" 16M
+}
+
+@test "minimal-touch and host-touch: usage errors are exit 2" {
+	run_bench 2 "$BENCH_BIN/minimal-touch"
+	run_bench 2 "$BENCH_BIN/host-touch"
+}
+
+@test "ci/bench/run: an unknown argument is exit 2 with one line" {
+	run_bench 2 "$REPO_ROOT/ci/bench/run" --bogus
+	[ "${#stderr}" -gt 0 ] && [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+	[[ $stderr == *"--bogus"* ]]
+}
+
+@test "ci/bench/run --quick writes results.json with every target and report.md (smoke, ~1.5 min)" {
+	require_kvm
+	command -v hyperfine >/dev/null || skip "hyperfine is not installed (ci/install-deps)"
+	command -v gnuplot >/dev/null || skip "gnuplot is not installed (ci/install-deps)"
+	local out=$BATS_TEST_TMPDIR/build
+	mkdir -p "$out/bench"
+	cp "$VMM" "$out/vmm"
+	cp "$(dirname "$VMM")/guest.elf" "$out/guest.elf"
+	cp "$BENCH_BIN"/minimal-kvm "$BENCH_BIN"/minimal-touch "$BENCH_BIN"/host-touch "$out/bench/"
+	BUILD=$out run_bench 0 "$REPO_ROOT/ci/bench/run" --quick
+	python3 - "$out/bench/results.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+names = {c["name"] for c in r["checks"]}
+want = {"cold", "setup-3G", "setup-60G", "rss-3G", "touch", "split-irqoff", "split-irqoff-11ff000", "split-irqon", "split-touch"}
+assert want <= names, f"missing checks: {want - names}"
+for c in r["checks"]:
+    assert c["value"] > 0, c
+assert r["targets_met"] + r["targets_missed"] == len(r["checks"])
+m = {x["name"] for x in r["measurements"]}
+assert {"minimal-kvm", "minimal-irqchip", "vmm-default", "all-256M", "all-256M-thp-off"} <= m, m
+PY
+	grep -q '^| cold run, default scratch 288 KiB |' "$out/bench/report.md"
+	[ -s "$out/bench/setup-vs-size.png" ] && [ -s "$out/bench/touch-vs-size.png" ]
+}
