@@ -49,9 +49,10 @@ static int open_device(const char *device)
 	sr_die(SR_EXIT_HOST, "cannot open %s: %s", device, strerror(errno));
 }
 
-static void check_capabilities(struct sr_vm *vm, const char *device, bool irqchip)
+/* Returns KVM_CAP_NR_MEMSLOTS, the one capability whose value matters. */
+static int check_capabilities(struct sr_vm *vm, const char *device, bool irqchip)
 {
-	int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0), max_slots = 0;
 
 	if (version < 0)
 		sr_die(SR_EXIT_HOST, "%s is not a KVM device (KVM_GET_API_VERSION: %s)", device,
@@ -62,10 +63,14 @@ static void check_capabilities(struct sr_vm *vm, const char *device, bool irqchi
 	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
 		if (required_caps[i].only_with_irqchip && !irqchip)
 			continue;
-		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0)
+		int value = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap);
+		if (value <= 0)
 			sr_die(SR_EXIT_HOST, "KVM at %s lacks %s, which this VMM needs (kernel too old?)",
 			       device, required_caps[i].name);
+		if (required_caps[i].cap == KVM_CAP_NR_MEMSLOTS)
+			max_slots = value;
 	}
+	return max_slots;
 }
 
 /* The guest gets the host's supported CPUID: without it the in-kernel LAPIC
@@ -100,12 +105,11 @@ void sr_vm_create(struct sr_vm *vm, const char *device, bool irqchip)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = open_device(device);
-	check_capabilities(vm, device, irqchip);
+	max_slots = check_capabilities(vm, device, irqchip);
 
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		sr_die(SR_EXIT_HOST, "KVM_CREATE_VM: %s", strerror(errno));
-	max_slots = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
 	if (max_slots < SR_MAX_SLOTS + 1)
 		sr_die(SR_EXIT_HOST, "KVM offers %d memory slots, this VMM needs %d", max_slots,
 		       SR_MAX_SLOTS + 1);
