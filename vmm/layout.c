@@ -222,7 +222,6 @@ bool sr_scratch_layout(struct sr_scratch *out, uint64_t top, uint64_t size, bool
 		if (end > cursor) {
 			out->slots[out->slot_count] = (struct sr_slot){
 				.id = first_slot_id + out->slot_count,
-				.kind = SR_SLOT_SCRATCH,
 				.gpa = cursor,
 				.size = end - cursor,
 				.host_offset = cursor - base,

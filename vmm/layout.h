@@ -30,14 +30,11 @@ struct sr_ranges {
 
 enum sr_layout { SR_LAYOUT_SPLIT, SR_LAYOUT_SINGLE, SR_LAYOUT_CHECK };
 
-enum sr_slot_kind { SR_SLOT_LOW, SR_SLOT_SCRATCH, SR_SLOT_PLACEHOLDER };
-
 struct sr_slot {
 	uint32_t id;
-	enum sr_slot_kind kind;
 	uint64_t gpa;
 	uint64_t size;
-	uint64_t host_offset; /* into the low or the scratch mapping */
+	uint64_t host_offset; /* into the one scratch mapping */
 };
 
 /* Scratch as KVM sees it: where it is, which holes it skips, its slots. */
