@@ -48,9 +48,9 @@ static void *map_anonymous(uint64_t size, const char *what)
  * starts congruent with the scratch base; --thp picks the madvise. */
 static uint8_t *map_scratch_host(const struct sr_options *opt)
 {
-	uint64_t size = opt->scratch_size, base = opt->top + 1 - size;
+	uint64_t size = opt->scratch_size;
 	uint8_t *raw = map_anonymous(size + HUGE_PAGE_SIZE, "scratch");
-	uint64_t lead = (base - (uintptr_t)raw) & (HUGE_PAGE_SIZE - 1);
+	uint64_t lead = (sr_scratch_base(opt->top, size) - (uintptr_t)raw) & (HUGE_PAGE_SIZE - 1);
 
 	if (lead)
 		munmap(raw, lead);
@@ -75,8 +75,8 @@ static long huge_page_kib(const void *addr)
 		unsigned long lo, hi;
 		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
 			inside = lo <= a && a < hi;
-		else if (inside && sscanf(line, "AnonHugePages: %ld kB", &kib) != 1)
-			kib = -1;
+		else if (inside)
+			(void)sscanf(line, "AnonHugePages: %ld kB", &kib); /* kib stays -1 on other lines */
 	}
 	fclose(f);
 	return kib;

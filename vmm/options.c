@@ -190,11 +190,8 @@ static enum sr_parse_status apply(struct sr_options *opt, int id, const char *na
 			return fail(err, err_size, "%s %s: must be single, split or check", name, v);
 		break;
 	case OPT_IRQCHIP:
-		if (!parse_on_off(v, &opt->irqchip))
-			return fail(err, err_size, "%s %s: must be on or off", name, v);
-		break;
 	case OPT_THP:
-		if (!parse_on_off(v, &opt->thp))
+		if (!parse_on_off(v, id == OPT_IRQCHIP ? &opt->irqchip : &opt->thp))
 			return fail(err, err_size, "%s %s: must be on or off", name, v);
 		break;
 	case OPT_APIC_CHECK: {
