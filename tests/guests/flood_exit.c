@@ -5,21 +5,14 @@
 
 #define FLOOD_BYTES ((1u << 20) + 4096u)
 
-static char page[4096] __attribute__((aligned(4096)));
+static char page[SR_PAGE_SIZE] __attribute__((aligned(SR_PAGE_SIZE)));
 
 void guest_main(const struct sr_boot_info *bi)
 {
 	(void)bi;
 	console_write("hello, world!\n");
-	for (unsigned i = 0; i < sizeof(page); i++)
-		page[i] = (i % 64 == 63) ? '\n' : "flood"[i % 5];
-	for (unsigned done = 0; done < FLOOD_BYTES; done += sizeof(page)) {
-		const char *p = page;
-		unsigned long n = sizeof(page);
-		__asm__ volatile("rep outsb"
-				 : "+S"(p), "+c"(n)
-				 : "d"((uint16_t)SR_PORT_CONSOLE)
-				 : "memory");
-	}
+	fill_flood_page(page);
+	for (unsigned done = 0; done < FLOOD_BYTES; done += SR_PAGE_SIZE)
+		send_flood_page(page);
 	finish(SR_STATUS_OK);
 }

@@ -38,6 +38,20 @@ static inline void report_lapic(const struct sr_boot_info *bi, struct sr_result 
 	send_result(r);
 }
 
+/* A page of console text, for the flooding guests. */
+static inline void fill_flood_page(char *page)
+{
+	for (unsigned i = 0; i < SR_PAGE_SIZE; i++)
+		page[i] = (i % 64 == 63) ? '\n' : "flood"[i % 5];
+}
+
+/* The page to the console with one REP OUTSB (KVM still exits per byte). */
+static inline void send_flood_page(const char *page)
+{
+	unsigned long n = SR_PAGE_SIZE;
+	__asm__ volatile("rep outsb" : "+S"(page), "+c"(n) : "d"((uint16_t)SR_PORT_CONSOLE) : "memory");
+}
+
 void guest_main(const struct sr_boot_info *bi);
 
 #endif
