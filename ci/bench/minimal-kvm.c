@@ -9,11 +9,12 @@
  * real mode straight from reset, with no KVM_SET_SREGS or KVM_SET_REGS.
  *
  * With --irqchip it also calls KVM_CREATE_IRQCHIP first: the floor for any
- * program with KVM's in-kernel irqchip. Since Linux 6.18 (commit 7d9a0273c459,
- * "KVM: Avoid synchronize_srcu() in kvm_io_bus_register_dev()") the irqchip's
- * I/O-bus registrations leave a normal SRCU grace period in flight; the next
- * memslot update waits for it (expedited), or VM teardown does (slower), so
- * the irqchip comes before the slot here, the cheaper order (measured).
+ * program with KVM's in-kernel irqchip. On kernels with upstream commit
+ * 7d9a0273c459 ("KVM: Avoid synchronize_srcu() in kvm_io_bus_register_dev()"),
+ * such as this host's 6.18, the irqchip's I/O-bus registrations leave a normal
+ * SRCU grace period in flight; the next memslot update waits for it
+ * (expedited), or VM teardown does (slower), so the irqchip comes before the
+ * slot here, the cheaper order (measured).
  *
  * usage: minimal-kvm [--irqchip] [KVM device]   (default /dev/kvm)
  * Exit codes: 0 the guest's OUT arrived, 3 a KVM or host error, 5 any other exit. */
