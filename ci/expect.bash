@@ -4,12 +4,13 @@
 # the same way. Functions and constants only; nothing runs when this file is sourced.
 #
 # A run is a token <layout s|p|c><irqchip 1|0><emulate e|n><touch a|n>-<size: hex digits, or
-# a number with K/M/G>[-i<N>] (images/init documents it), e.g. s1na-6882000. The optional
+# a number with K/M/G>[-t36][-i<N>] (images/init documents it), e.g. s1na-6882000. The optional
+# -t36 puts scratch under --gpa-top 36 (top 0xfffffffff). The optional
 # suffix -iN (irqchip on only) is an interrupt run: --interrupts N, the guest must take one
 # one-shot and N periodic LAPIC timer interrupts and N external IOAPIC ones (and in L1 the VMM
 # runs with -v, so the counts are in the log). The rule below is the same for it.
 #
-# The rule: with the scratch range [2^32 - size, 2^32 - 1] and R = the ranges `vmm --probe`
+# The rule: with the scratch range [top + 1 - size, top] (top 2^32 - 1, or 2^36 - 1 with -t36) and R = the ranges `vmm --probe`
 # found for that irqchip setting, plus 0xfee00000-0xfee00fff when the run emulates the APIC page:
 #   single: exit 4 exactly when scratch overlaps R, else 0 with hello;
 #   check:  exit 4 when scratch overlaps R, or (irqchip on) the LAPIC page 0xfee00000 or the
@@ -19,7 +20,7 @@
 # is a timeout; anything else fails.
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
-TOKEN_RE='^[spc]([01][en][an]-([0-9a-f]+|[0-9]+[KMG])|1[en][an]-([0-9a-f]+|[0-9]+[KMG])-i[1-9][0-9]{0,2})$'
+TOKEN_RE='^[spc]([01][en][an]-([0-9a-f]+|[0-9]+[KMG])(-t36)?|1[en][an]-([0-9a-f]+|[0-9]+[KMG])(-t36)?-i[1-9][0-9]{0,2})$'
 LAPIC_PAGE=0xfee00000-0xfee00fff
 IOAPIC_PAGE=0xfec00000-0xfec00fff
 TOP=$(((1 << 32) - 1)) # the VMM's default --gpa-top 32
@@ -30,6 +31,8 @@ tok_size() {
 	echo "${s%%-*}"
 }
 tok_irqs() { [[ $1 == *-*-i* ]] && echo "${1##*-i}"; return 0; }
+# tok_top TOKEN: the last scratch byte the run asks for (--gpa-top).
+tok_top() { if [[ $1 == *-t36* ]]; then echo $(((1 << 36) - 1)); else echo "$TOP"; fi; }
 
 # size_bytes SIZE: a token's size (hex digits, or decimal with K/M/G) in bytes.
 size_bytes() {
@@ -43,16 +46,17 @@ size_bytes() {
 
 # expected_rc TOKEN PROBED: the exit code a run must give; PROBED is "a-b;c-d" or "none".
 expected_rc() {
-	local tok=$1 probed=$2 lo
+	local tok=$1 probed=$2 lo top
 	local -a res=()
-	lo=$((TOP + 1 - $(size_bytes "$(tok_size "$tok")")))
+	top=$(tok_top "$tok")
+	lo=$((top + 1 - $(size_bytes "$(tok_size "$tok")")))
 	[[ $probed != none ]] && IFS=';' read -ra res <<<"$probed"
 	[[ ${tok:2:1} == e ]] && res+=("$LAPIC_PAGE")
 	case ${tok:0:1} in
 	p) echo 0; return ;;
 	c) [[ ${tok:1:1} == 1 ]] && res+=("$LAPIC_PAGE" "$IOAPIC_PAGE") ;;
 	esac
-	if range_hit "$lo" "$TOP" "${res[@]}"; then echo 4; else echo 0; fi
+	if range_hit "$lo" "$top" "${res[@]}"; then echo 4; else echo 0; fi
 }
 
 # range_hit LO HI RANGE...: does [LO, HI] overlap any inclusive "a-b" range?
@@ -89,6 +93,7 @@ token_args() {
 	size=$(tok_size "$tok")
 	[[ $size == *[KMG] ]] || size=0x$size
 	printf '%s\n' --scratch-size "$size"
+	[[ $tok != *-t36* ]] || printf '%s\n' --gpa-top 36
 	[[ -z $(tok_irqs "$tok") ]] || printf '%s\n' --interrupts "$(tok_irqs "$tok")"
 }
 

@@ -14,7 +14,8 @@
 #define LAPIC_LVT_MASKED (1u << 16)
 #define LAPIC_LVT_PERIODIC (1u << 17)
 #define LAPIC_DIVIDE_BY_1 0xB
-#define TIMER_TICKS 100000u /* 100 us on KVM's 1 GHz APIC bus */
+#define ONE_SHOT_NS 100000u /* KVM's APIC bus runs at 1 GHz: one tick a ns */
+#define WATCHDOG_US 1000u  /* the VMM's pulses that end a halt while the one-shot is awaited */
 
 #define IOAPIC_REGSEL 0x00
 #define IOAPIC_WINDOW 0x10
@@ -40,6 +41,7 @@ extern const uint64_t exception_stubs[32];
 extern char timer_entry[], external_entry[], wake_entry[], spurious_entry[];
 
 static volatile uint32_t timer_count, external_count;
+static volatile uint64_t first_timer_tsc;
 
 static uint32_t lapic_read(uint32_t reg)
 {
@@ -99,7 +101,8 @@ __attribute__((noreturn)) void guest_exception(const uint64_t *frame)
 
 void on_timer(void)
 {
-	timer_count++;
+	if (timer_count++ == 0)
+		first_timer_tsc = rdtsc();
 	lapic_write(LAPIC_EOI, 0);
 }
 
@@ -144,29 +147,54 @@ static void route_pin(uint32_t vector)
 	ioapic_write(IOAPIC_REDIRECTION(SR_EXT_GSI), vector); /* edge-triggered, unmasked */
 }
 
+/* The pace of both sources, in us (abi.h: why it must follow the machine's
+ * speed): the one-shot's delivery latency beyond its programmed time, times
+ * SR_PACE_FACTOR, within [SR_PACE_MIN_US, SR_PACE_MAX_US]. */
+static uint32_t pace_us(uint64_t latency_ns)
+{
+	uint64_t late_ns = latency_ns > ONE_SHOT_NS ? latency_ns - ONE_SHOT_NS : 0;
+	uint64_t us = late_ns * SR_PACE_FACTOR / 1000;
+
+	if (us < SR_PACE_MIN_US)
+		us = SR_PACE_MIN_US;
+	if (us > SR_PACE_MAX_US)
+		us = SR_PACE_MAX_US;
+	return (uint32_t)us;
+}
+
 static void count_interrupts(const struct sr_boot_info *bi, bool ioapic_ok)
 {
-	uint64_t ticks = bi->tsc_khz * bi->wait_ms;
-	uint32_t one_shot, periodic, external = 0;
+	uint64_t ticks = bi->tsc_khz * bi->wait_ms, armed, latency_ns = 0, paced_ticks;
+	uint32_t one_shot, periodic, external = 0, period_us;
 	bool timer_ok;
 
 	lapic_write(LAPIC_TPR, 0);
 	lapic_write(LAPIC_SVR, LAPIC_SVR_ENABLE | SR_VECTOR_SPURIOUS);
 	lapic_write(LAPIC_TIMER_DIVIDE, LAPIC_DIVIDE_BY_1);
 
-	/* The timer, with the VMM's pulses on the wake vector as the watchdog. */
+	/* The one-shot timer, with the VMM's pulses on the wake vector as the
+	 * watchdog; its latency sets the pace of what follows. */
 	if (ioapic_ok) {
 		route_pin(SR_VECTOR_WAKE);
-		outl(SR_PORT_EXTERNAL, 1);
+		outl(SR_PORT_EXTERNAL, WATCHDOG_US);
 	}
 	lapic_write(LAPIC_LVT_TIMER, SR_VECTOR_TIMER);
-	lapic_write(LAPIC_TIMER_INITIAL, TIMER_TICKS);
+	armed = rdtsc();
+	lapic_write(LAPIC_TIMER_INITIAL, ONE_SHOT_NS);
 	wait_for(&timer_count, 1, ticks, ioapic_ok);
 	one_shot = timer_count;
+	if (one_shot)
+		latency_ns = (first_timer_tsc - armed) * 1000000 / bi->tsc_khz;
+	period_us = pace_us(latency_ns);
+	report(SR_RESULT_PACING, latency_ns, period_us, 0);
+	/* Each wait also gets the time its interrupts need at that pace. */
+	paced_ticks = ticks + (uint64_t)(bi->interrupts + 1) * period_us * bi->tsc_khz / 1000;
+	if (ioapic_ok)
+		outl(SR_PORT_EXTERNAL, period_us);
 
 	lapic_write(LAPIC_LVT_TIMER, SR_VECTOR_TIMER | LAPIC_LVT_PERIODIC);
-	lapic_write(LAPIC_TIMER_INITIAL, TIMER_TICKS);
-	wait_for(&timer_count, one_shot + bi->interrupts, ticks, ioapic_ok);
+	lapic_write(LAPIC_TIMER_INITIAL, period_us * 1000);
+	wait_for(&timer_count, one_shot + bi->interrupts, paced_ticks, ioapic_ok);
 	periodic = timer_count - one_shot;
 	timer_ok = one_shot >= 1 && periodic >= bi->interrupts;
 
@@ -175,11 +203,12 @@ static void count_interrupts(const struct sr_boot_info *bi, bool ioapic_ok)
 		 * as the watchdog. */
 		lapic_write(LAPIC_LVT_TIMER, SR_VECTOR_WAKE | LAPIC_LVT_PERIODIC);
 		route_pin(SR_VECTOR_EXTERNAL);
-		wait_for(&external_count, bi->interrupts, ticks, timer_ok);
+		wait_for(&external_count, bi->interrupts, paced_ticks, timer_ok);
 		outl(SR_PORT_EXTERNAL, 0);
 		ioapic_write(IOAPIC_REDIRECTION(SR_EXT_GSI), IOAPIC_MASKED);
 		external = external_count;
 	}
+	/* A stopped timer (initial count 0) has no hrtimer left in KVM. */
 	lapic_write(LAPIC_LVT_TIMER, LAPIC_LVT_MASKED);
 	lapic_write(LAPIC_TIMER_INITIAL, 0);
 	report(SR_RESULT_INTERRUPTS, one_shot, periodic, external);

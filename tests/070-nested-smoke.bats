@@ -51,7 +51,7 @@ assert_booted() {
 	rc=$(cat "$BATS_FILE_TMPDIR/$1.rc")
 	if [ "$rc" != 0 ]; then
 		echo "L1 '$1' did not finish (ci/l1-boot exit $rc: 1 ended early, 124 timeout)" >&2
-		cat "$BATS_FILE_TMPDIR/$1.err" "$SMOKE_OUT/$1/qemu.err" >&2 2>/dev/null
+		cat "$BATS_FILE_TMPDIR/$1.err" "$SMOKE_OUT/$1/l1.err" >&2 2>/dev/null
 		tail -n 40 "$SMOKE_OUT/$1/console.log" >&2
 		return 1
 	fi

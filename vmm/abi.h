@@ -10,7 +10,7 @@
 #define SR_PORT_CONSOLE 0x3F8
 #define SR_PORT_RESULT 0xF0 /* outl: guest-physical address of a struct sr_result */
 #define SR_PORT_EXIT 0xF4   /* outl: final status, SR_STATUS_* */
-#define SR_PORT_EXTERNAL 0xF8 /* outl 1: raise external interrupts now; 0: stop */
+#define SR_PORT_EXTERNAL 0xF8 /* outl N: raise external interrupts every N us (>= SR_EXT_MIN_PERIOD_US); 0: stop */
 
 #define SR_STATUS_OK 0
 #define SR_STATUS_FAIL 1
@@ -51,6 +51,17 @@
 #define SR_VECTOR_WAKE 0x42 /* a watchdog while the guest halts: never counted */
 #define SR_VECTOR_SPURIOUS 0xFF
 
+/* Interrupt pacing. A periodic LAPIC timer in KVM catches up one period per
+ * hrtimer callback (apic_timer_fn, advance_periodic_target_expiration): when
+ * a callback costs L1 more than a period, as under slow emulation, L1 never
+ * leaves its timer interrupt. So the guest paces both sources by what it
+ * measures: the one-shot timer's delivery latency times SR_PACE_FACTOR, never
+ * below KVM's 200 us minimum (min_timer_period_us) nor above the cap. */
+#define SR_EXT_MIN_PERIOD_US 100
+#define SR_PACE_MIN_US 200
+#define SR_PACE_MAX_US 200000
+#define SR_PACE_FACTOR 8
+
 struct sr_hole {
 	uint64_t base;
 	uint64_t size;
@@ -79,6 +90,7 @@ enum sr_result_kind {
 	SR_RESULT_IOAPIC = 4,     /* a: IOAPIC version register */
 	SR_RESULT_INTERRUPTS = 5, /* a: one-shot timer, b: periodic timer, c: external */
 	SR_RESULT_EXCEPTION = 6,  /* a: vector, b: RIP, c: error code */
+	SR_RESULT_PACING = 7,     /* a: one-shot latency (ns), b: period of both sources (us) */
 };
 
 struct sr_result {

@@ -15,14 +15,15 @@
 static void *pulse(void *arg)
 {
 	struct sr_irq_source *src = arg;
-	struct timespec period = {.tv_nsec = (long)src->period_us * 1000};
 
 	pthread_mutex_lock(&src->lock);
 	for (;;) {
-		while (!src->armed && !src->stop)
+		while (src->period_us == 0 && !src->stop)
 			pthread_cond_wait(&src->changed, &src->lock);
 		if (src->stop)
 			break;
+		unsigned us = src->period_us;
+		struct timespec period = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
 		pthread_mutex_unlock(&src->lock);
 		uint64_t one = 1;
 		if (write(src->eventfd, &one, sizeof(one)) == sizeof(one))
@@ -34,17 +35,22 @@ static void *pulse(void *arg)
 	return NULL;
 }
 
-static void set_state(struct sr_irq_source *src, bool *field, bool value)
+static void set_state(struct sr_irq_source *src, unsigned period_us, bool stop)
 {
 	pthread_mutex_lock(&src->lock);
-	*field = value;
+	src->period_us = period_us;
+	src->stop = stop;
 	pthread_cond_signal(&src->changed);
 	pthread_mutex_unlock(&src->lock);
 }
 
-void sr_irq_source_arm(struct sr_irq_source *src, bool armed)
+void sr_irq_source_arm(struct sr_irq_source *src, uint32_t period_us)
 {
-	set_state(src, &src->armed, armed);
+	if (period_us > SR_PACE_MAX_US)
+		period_us = SR_PACE_MAX_US;
+	if (period_us && period_us < SR_EXT_MIN_PERIOD_US)
+		period_us = SR_EXT_MIN_PERIOD_US;
+	set_state(src, period_us, false);
 }
 
 static void bind_irqfd(struct sr_vm *vm, int fd, unsigned gsi, uint32_t flags)
@@ -55,15 +61,14 @@ static void bind_irqfd(struct sr_vm *vm, int fd, unsigned gsi, uint32_t flags)
 		       strerror(errno));
 }
 
-void sr_irq_source_start(struct sr_irq_source *src, struct sr_vm *vm, unsigned gsi,
-			 unsigned period_us)
+void sr_irq_source_start(struct sr_irq_source *src, struct sr_vm *vm, unsigned gsi)
 {
 	sigset_t all, old;
 	int err;
 
 	src->gsi = gsi;
-	src->period_us = period_us;
-	src->armed = src->stop = false;
+	src->period_us = 0;
+	src->stop = false;
 	pthread_mutex_init(&src->lock, NULL);
 	pthread_cond_init(&src->changed, NULL);
 	atomic_init(&src->raised, 0);
@@ -83,7 +88,7 @@ void sr_irq_source_start(struct sr_irq_source *src, struct sr_vm *vm, unsigned g
 
 uint64_t sr_irq_source_stop(struct sr_irq_source *src, struct sr_vm *vm)
 {
-	set_state(src, &src->stop, true);
+	set_state(src, 0, true);
 	pthread_join(src->thread, NULL);
 	pthread_cond_destroy(&src->changed);
 	pthread_mutex_destroy(&src->lock);

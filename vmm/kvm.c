@@ -74,8 +74,10 @@ static int check_capabilities(struct sr_vm *vm, const char *device, bool irqchip
 }
 
 /* The guest gets the host's supported CPUID: without it the in-kernel LAPIC
- * drops the periodic timer mode, and long mode needs CPUID.LM. */
-static void set_guest_cpuid(struct sr_vm *vm)
+ * drops the periodic timer mode, and long mode needs CPUID.LM. Read from
+ * /dev/kvm with the VM (the --gpa-top check needs it before any vCPU), set
+ * on the vCPU when it exists. */
+static void read_supported_cpuid(struct sr_vm *vm)
 {
 	size_t bytes = sizeof(struct kvm_cpuid2) + MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *cpuid = calloc(1, bytes);
@@ -93,17 +95,15 @@ static void set_guest_cpuid(struct sr_vm *vm)
 		if (e->function == CPUID_EXT_ADDRESS_SIZES)
 			vm->phys_bits = e->eax & 0xff;
 	}
-	if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, cpuid) < 0)
-		sr_die(SR_EXIT_HOST, "KVM_SET_CPUID2: %s", strerror(errno));
-	free(cpuid);
+	vm->cpuid = cpuid;
 }
 
 void sr_vm_create(struct sr_vm *vm, const char *device, bool irqchip)
 {
 	int max_slots;
-	long run_size;
 
 	memset(vm, 0, sizeof(*vm));
+	vm->vcpu_fd = -1;
 	vm->kvm_fd = open_device(device);
 	max_slots = check_capabilities(vm, device, irqchip);
 
@@ -119,10 +119,21 @@ void sr_vm_create(struct sr_vm *vm, const char *device, bool irqchip)
 	 * only when the LAPIC is in the kernel. */
 	if (irqchip && ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		sr_die(SR_EXIT_HOST, "KVM_CREATE_IRQCHIP: %s (try --irqchip off)", strerror(errno));
+	read_supported_cpuid(vm);
+}
 
+int sr_vcpu_create(struct sr_vm *vm)
+{
+	long run_size;
+
+	/* Where KVM makes its private slots (vmx_vcpu_create: APIC-access
+	 * page, EPT identity map): EEXIST when a user slot is in the way. */
 	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
-	if (vm->vcpu_fd < 0)
+	if (vm->vcpu_fd < 0) {
+		if (errno == EEXIST)
+			return EEXIST;
 		sr_die(SR_EXIT_HOST, "KVM_CREATE_VCPU: %s", strerror(errno));
+	}
 	run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (run_size < (long)sizeof(struct kvm_run))
 		sr_die(SR_EXIT_HOST, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
@@ -130,11 +141,15 @@ void sr_vm_create(struct sr_vm *vm, const char *device, bool irqchip)
 	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
 	if (vm->run == MAP_FAILED)
 		sr_die(SR_EXIT_HOST, "mmap of the vCPU run area: %s", strerror(errno));
-	set_guest_cpuid(vm);
+	if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, vm->cpuid) < 0)
+		sr_die(SR_EXIT_HOST, "KVM_SET_CPUID2: %s", strerror(errno));
+	free(vm->cpuid);
+	vm->cpuid = NULL;
 	/* For the guest's deadlines; a guess keeps them bounded if KVM can't say. */
 	vm->tsc_khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
 	if (vm->tsc_khz <= 0)
 		vm->tsc_khz = 3000000;
+	return 0;
 }
 
 int sr_set_slot(struct sr_vm *vm, uint32_t id, uint64_t gpa, uint64_t size, void *host)

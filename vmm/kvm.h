@@ -18,12 +18,17 @@ struct sr_vm {
 	bool gb_pages;          /* guest CPUID offers 1 GiB pages */
 	unsigned phys_bits;     /* guest MAXPHYADDR */
 	long tsc_khz;           /* guest TSC rate */
+	struct kvm_cpuid2 *cpuid; /* supported CPUID, until the vCPU has it */
 };
 
-/* Open the device, check the required capabilities, create the VM, the
- * irqchip (if asked) and one vCPU with the host's supported CPUID, in the
- * order of the affected VMM. Exits 3 on failure. */
+/* Open the device, check the required capabilities, create the VM and the
+ * irqchip (if asked), read the host's supported CPUID. Exits 3 on failure. */
 void sr_vm_create(struct sr_vm *vm, const char *device, bool irqchip);
+
+/* Create the one vCPU and give it the supported CPUID. Returns 0, or EEXIST
+ * when KVM could not create a private memslot over a user slot; exits 3 on
+ * any other failure. */
+int sr_vcpu_create(struct sr_vm *vm);
 
 /* KVM_SET_USER_MEMORY_REGION; returns 0 or the errno. */
 int sr_set_slot(struct sr_vm *vm, uint32_t id, uint64_t gpa, uint64_t size, void *host);

@@ -24,7 +24,6 @@
 #define FIRST_SCRATCH_SLOT_ID (FIRST_PLACEHOLDER_SLOT_ID + SR_MAX_HOLES)
 #define MAX_SPLIT_ATTEMPTS 8
 #define INTERRUPT_WAIT_MS 3000 /* per kind; the guest's own bound, well inside --timeout */
-#define EXTERNAL_PERIOD_US 100
 
 static const char LAPIC_WINDOW[] = "LAPIC MMIO page (not RAM with --irqchip on)";
 static const char IOAPIC_WINDOW[] = "IOAPIC MMIO page (not RAM with --irqchip on)";
@@ -295,6 +294,53 @@ static void map_scratch(struct sr_vm *vm, const struct sr_options *opt, const st
 	sr_die(SR_EXIT_HOST, "KVM kept refusing scratch slots after %d probes", MAX_SPLIT_ATTEMPTS);
 }
 
+/* --vcpu-order after-scratch: KVM creates its private slots at
+ * KVM_CREATE_VCPU (vmx_vcpu_create -> kvm_alloc_apic_access_page, and the
+ * EPT identity map), so there, not at the memslot ioctl, a scratch slot in the
+ * way makes KVM refuse (EEXIST). Say which slot and which range: delete
+ * scratch, create the vCPU, probe. Split then maps around what it found. */
+static void create_vcpu_after_scratch(struct sr_vm *vm, const struct sr_options *opt,
+				      const struct sr_ranges *kept_out, const struct sr_ranges *devices,
+				      uint8_t *host, struct sr_scratch *s)
+{
+	struct sr_ranges found = {0};
+	const struct sr_range *hit = NULL;
+	const struct sr_slot *slot = NULL;
+
+	if (sr_vcpu_create(vm) == 0)
+		return;
+	delete_scratch_slots(vm, s, s->slot_count);
+	if (sr_vcpu_create(vm) != 0)
+		sr_die(SR_EXIT_HOST, "KVM_CREATE_VCPU: EEXIST even without the scratch slots");
+	sr_probe_reserved(vm, s->base, s->size, host, &found);
+	label_found(&found, opt);
+	for (unsigned i = 0; i < s->slot_count && hit == NULL; i++) {
+		slot = &s->slots[i];
+		hit = sr_ranges_first_overlap(&found, slot->gpa, slot->size);
+	}
+	if (hit == NULL)
+		sr_die(SR_EXIT_HOST, "KVM_CREATE_VCPU refused (EEXIST) with scratch mapped, but probing "
+		       "found no reserved range inside scratch");
+	if (opt->layout == SR_LAYOUT_SPLIT) {
+		sr_info("KVM_CREATE_VCPU refused (EEXIST): scratch slot %u covered [0x%llx-0x%llx], %s, "
+			"which KVM creates with the vCPU; mapping scratch around it", slot->id,
+			(unsigned long long)hit->base, (unsigned long long)sr_range_end(hit), hit->what);
+		map_scratch(vm, opt, kept_out, devices, host, s);
+		return;
+	}
+	sr_say("KVM_CREATE_VCPU refused (EEXIST): scratch slot %u [0x%llx-0x%llx] covers "
+	       "[0x%llx-0x%llx], %s, which KVM creates as a private memslot at vCPU creation",
+	       slot->id, (unsigned long long)slot->gpa, (unsigned long long)(slot->gpa + slot->size - 1),
+	       (unsigned long long)hit->base, (unsigned long long)sr_range_end(hit), hit->what);
+	sr_say("KVM_SET_USER_MEMORY_REGION accepted that slot because the vCPU did not exist yet; "
+	       "KVM_CREATE_IRQCHIP alone creates no private slot");
+	sr_die(SR_EXIT_CONFLICT,
+	       "ways out: --layout split (scratch slots around the reserved range), or --scratch-size "
+	       "0x%llx or less with --layout %s",
+	       (unsigned long long)sr_largest_fitting_size(opt->top, &found),
+	       opt->layout == SR_LAYOUT_CHECK ? "check" : "single");
+}
+
 static void print_scratch_map(const struct sr_scratch *s)
 {
 	for (unsigned i = 0, h = 0; i < s->slot_count || h < s->holes.count;) {
@@ -520,6 +566,8 @@ int main(int argc, char **argv)
 	}
 
 	sr_vm_create(&vm, opt.kvm_device, opt.irqchip);
+	if (!opt.vcpu_after_scratch && sr_vcpu_create(&vm) == EEXIST)
+		sr_die(SR_EXIT_HOST, "KVM_CREATE_VCPU: EEXIST before any memory slot exists");
 	if (opt.top >> vm.phys_bits)
 		sr_die(SR_EXIT_USAGE, "--gpa-top 0x%llx: beyond this host's %u-bit guest-physical space",
 		       (unsigned long long)opt.top, vm.phys_bits);
@@ -535,6 +583,8 @@ int main(int argc, char **argv)
 	scratch_host = map_scratch_host(&opt);
 	map_scratch(&vm, &opt, &kept_out, &devices, scratch_host, &scratch);
 	remove_placeholders(&vm, &opt);
+	if (opt.vcpu_after_scratch)
+		create_vcpu_after_scratch(&vm, &opt, &kept_out, &devices, scratch_host, &scratch);
 	print_scratch_map(&scratch);
 
 	write_boot_info(low, boot_flags(&opt, &scratch, &apic_shadowed), &scratch, &opt, &vm);
@@ -544,7 +594,7 @@ int main(int argc, char **argv)
 	sr_enter_long_mode(&vm, low, entry);
 
 	if (opt.interrupts)
-		sr_irq_source_start(&irq, &vm, SR_EXT_GSI, EXTERNAL_PERIOD_US);
+		sr_irq_source_start(&irq, &vm, SR_EXT_GSI);
 	sr_run(&vm, low, opt.timeout_s, opt.interrupts ? &irq : NULL, &outcome);
 	if (opt.interrupts)
 		sr_info("host: raised GSI %d %llu times", SR_EXT_GSI,

@@ -28,6 +28,9 @@ void sr_print_usage(FILE *out)
 		"  --reserve GPA:SIZE    register a placeholder slot standing in for a hypervisor-private\n"
 		"                        one before scratch is mapped (repeatable)\n"
 		"  --emulate-apic-page   same as --reserve 0xfee00000:0x1000\n"
+		"  --vcpu-order O        before-scratch: KVM_CREATE_VCPU before the scratch slots (the\n"
+		"                        affected VMM's order; default); after-scratch: after them, so that\n"
+		"                        a private slot KVM creates with the vCPU meets the scratch slots\n"
 		"  --touch all|none      guest writes and verifies every scratch page (default all)\n"
 		"  --thp on|off          back scratch with transparent huge pages: its host mapping is\n"
 		"                        2 MiB-congruent with its GPA and MADV_HUGEPAGE (default on)\n"
@@ -53,6 +56,7 @@ enum option_id {
 	OPT_INTERRUPTS,
 	OPT_RESERVE,
 	OPT_EMULATE_APIC_PAGE,
+	OPT_VCPU_ORDER,
 	OPT_TOUCH,
 	OPT_THP,
 	OPT_TIMEOUT,
@@ -78,6 +82,7 @@ static const struct option_spec {
 	[OPT_INTERRUPTS] = {"--interrupts", NULL, true, false},
 	[OPT_RESERVE] = {"--reserve", NULL, true, true},
 	[OPT_EMULATE_APIC_PAGE] = {"--emulate-apic-page", NULL, false, false},
+	[OPT_VCPU_ORDER] = {"--vcpu-order", NULL, true, false},
 	[OPT_TOUCH] = {"--touch", NULL, true, false},
 	[OPT_THP] = {"--thp", NULL, true, false},
 	[OPT_TIMEOUT] = {"--timeout", NULL, true, false},
@@ -206,6 +211,14 @@ static enum sr_parse_status apply(struct sr_options *opt, int id, const char *na
 			return fail(err, err_size, "%s %s: must be a count from 0 to %d", name, v,
 				    SR_MAX_INTERRUPTS);
 		*interrupts = (long)n;
+		break;
+	case OPT_VCPU_ORDER:
+		if (strcmp(v, "before-scratch") == 0)
+			opt->vcpu_after_scratch = false;
+		else if (strcmp(v, "after-scratch") == 0)
+			opt->vcpu_after_scratch = true;
+		else
+			return fail(err, err_size, "%s %s: must be before-scratch or after-scratch", name, v);
 		break;
 	case OPT_TOUCH:
 		if (strcmp(v, "all") == 0)

@@ -23,6 +23,7 @@ struct sr_options {
 	bool irqchip;
 	bool apic_check; /* only meaningful with the irqchip */
 	unsigned interrupts; /* timer and external interrupts the guest waits for */
+	bool vcpu_after_scratch; /* KVM_CREATE_VCPU after the scratch slots */
 	bool touch_all;
 	bool thp; /* scratch host memory eligible for transparent huge pages */
 	bool probe;

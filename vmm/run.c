@@ -107,6 +107,10 @@ static void take_result(const uint8_t *low, uint32_t gpa, struct sr_outcome *out
 		sr_info("guest: interrupts taken: %llu one-shot timer, %llu periodic timer, %llu external",
 			(unsigned long long)r.a, (unsigned long long)r.b, (unsigned long long)r.c);
 		break;
+	case SR_RESULT_PACING:
+		sr_info("guest: one-shot timer latency %llu us, so both sources paced at %llu us",
+			(unsigned long long)(r.a / 1000), (unsigned long long)r.b);
+		break;
 	case SR_RESULT_EXCEPTION:
 		out->have_exception = true;
 		out->exception_vector = r.a;
@@ -147,7 +151,7 @@ static bool handle_io(struct kvm_run *run, const uint8_t *low, struct console *c
 	}
 	if (is_out && run->io.port == SR_PORT_EXTERNAL && run->io.size == 4 && run->io.count == 1 &&
 	    external) {
-		sr_irq_source_arm(external, io_value(run, data) != 0);
+		sr_irq_source_arm(external, io_value(run, data));
 		return true;
 	}
 	if (is_out && run->io.port == SR_PORT_EXIT && run->io.size == 4 && run->io.count == 1) {
