@@ -4,8 +4,9 @@
 # the same way. Functions and constants only; nothing runs when this file is sourced.
 #
 # A run is a token <layout s|p|c><irqchip 1|0><emulate e|n><touch a|n>-<size: hex digits, or
-# a number with K/M/G>[-t36][-i<N>] (images/init documents it), e.g. s1na-6882000. The optional
-# -t36 puts scratch under --gpa-top 36 (top 0xfffffffff). The optional
+# a number with K/M/G>[-t36][-vl][-i<N>] (images/init documents it), e.g. s1na-6882000. The
+# optional -t36 puts scratch under --gpa-top 36 (top 0xfffffffff), -vl creates the vCPU after
+# the scratch slots (--vcpu-order after-scratch: the rule is the same). The optional
 # suffix -iN (irqchip on only) is an interrupt run: --interrupts N, the guest must take one
 # one-shot and N periodic LAPIC timer interrupts and N external IOAPIC ones (and in L1 the VMM
 # runs with -v, so the counts are in the log). The rule below is the same for it.
@@ -20,7 +21,7 @@
 # is a timeout; anything else fails.
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
-TOKEN_RE='^[spc]([01][en][an]-([0-9a-f]+|[0-9]+[KMG])(-t36)?|1[en][an]-([0-9a-f]+|[0-9]+[KMG])(-t36)?-i[1-9][0-9]{0,2})$'
+TOKEN_RE='^[spc]([01][en][an]-([0-9a-f]+|[0-9]+[KMG])(-t36)?(-vl)?|1[en][an]-([0-9a-f]+|[0-9]+[KMG])(-t36)?(-vl)?-i[1-9][0-9]{0,2})$'
 LAPIC_PAGE=0xfee00000-0xfee00fff
 IOAPIC_PAGE=0xfec00000-0xfec00fff
 TOP=$(((1 << 32) - 1)) # the VMM's default --gpa-top 32
@@ -94,6 +95,7 @@ token_args() {
 	[[ $size == *[KMG] ]] || size=0x$size
 	printf '%s\n' --scratch-size "$size"
 	[[ $tok != *-t36* ]] || printf '%s\n' --gpa-top 36
+	[[ $tok != *-vl* ]] || printf '%s\n' --vcpu-order after-scratch
 	[[ -z $(tok_irqs "$tok") ]] || printf '%s\n' --interrupts "$(tok_irqs "$tok")"
 }
 

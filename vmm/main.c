@@ -329,7 +329,7 @@ static void create_vcpu_after_scratch(struct sr_vm *vm, const struct sr_options 
 		return;
 	}
 	sr_say("KVM_CREATE_VCPU refused (EEXIST): scratch slot %u [0x%llx-0x%llx] covers "
-	       "[0x%llx-0x%llx], %s, which KVM creates as a private memslot at vCPU creation",
+	       "[0x%llx-0x%llx], %s, which KVM creates at vCPU creation",
 	       slot->id, (unsigned long long)slot->gpa, (unsigned long long)(slot->gpa + slot->size - 1),
 	       (unsigned long long)hit->base, (unsigned long long)sr_range_end(hit), hit->what);
 	sr_say("KVM_SET_USER_MEMORY_REGION accepted that slot because the vCPU did not exist yet; "
