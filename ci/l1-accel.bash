@@ -16,6 +16,8 @@
 #   l1_accel_normal_exit ACCEL RC   is RC how the emulator ends after L1 powers off?
 #   l1_accel_emulator ACCEL         the emulator's name, for messages: QEMU|Bochs
 #   l1_accel_lacks ACCEL PARAM      why L1's module cannot get PARAM there (empty: no known reason)
+#   l1_accel_shares_boots ACCEL     should cells that differ only in module parameters share one
+#                                   boot (a module reload each)? Yes where a boot takes minutes
 # The callers run L1_CMD under `timeout`, judge the run by the results channel, never by the
 # emulator's exit code alone.
 
@@ -48,6 +50,10 @@ l1_accel_vendor() {
 }
 
 l1_accel_emulator() { if [[ $1 == bochs ]]; then echo Bochs; else echo QEMU; fi; }
+
+# A Bochs boot costs 1.5-3 min, a kvm_intel reload 15-20 s; a TCG or KVM boot ~10 s, and one
+# QEMU per cell keeps the cores busy in parallel.
+l1_accel_shares_boots() { [[ $1 == bochs ]]; }
 
 l1_accel_lacks() {
 	case $1:$2 in
