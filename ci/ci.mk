@@ -5,13 +5,15 @@
 #                       fails when any cell fails or times out. ACCEL=tcg|kvm|auto, CELLS=glob,
 #                       SHARD=i/n, JOBS=n narrow or spread it (see ci/run-matrix --help).
 #   make nested-smoke   the small nested smoke (tests/070-nested-smoke.bats, also in make test)
+#   make stress         repeated interrupt smoke boots (TCG and Bochs) while busy TCG L1s load
+#                       every core (ci/stress-l1; STRESS_ARGS="--rounds 20", report build/stress/)
 # Reports: build/ci/summary.md, junit.xml, logs/<cell>/. MATRIX=FILE (another table) and
 # CI_OUT=DIR pass through to ci/run-matrix; `make kernels` then checks that table's kernels.
 
 CI_MATRIX_CFG := $(or $(MATRIX),ci/matrix.cfg)
 CI_KERNEL_PACKAGES := $(shell sed -n 's/^[[:space:]]*package[[:space:]]*=[[:space:]]*//p' $(CI_MATRIX_CFG) 2>/dev/null)
 
-.PHONY: kernels ci-matrix nested-smoke
+.PHONY: kernels ci-matrix nested-smoke stress
 
 kernels:
 	@missing=; for p in $(CI_KERNEL_PACKAGES); do \
@@ -37,3 +39,6 @@ ci-matrix: all kernels
 
 nested-smoke: all images
 	bats --tap tests/070-nested-smoke.bats
+
+stress: all images
+	ci/stress-l1 $(STRESS_ARGS) $(BUILD)/stress

@@ -135,3 +135,20 @@ run_of() {
 	grep -q '<skipped message="TCG ignores AVIC' "$CI_OUT/junit.xml" || fail "junit.xml has no skipped interrupt run"
 	grep -q '^## Runs skipped' "$CI_OUT/summary.md" || fail "summary.md lists no skipped runs"
 }
+
+# The Intel cells (Bochs, or a real Intel host): what the kernel source says kvm_intel does
+# (vmx_vcpu_create: the APIC-access page when flexpriority is on and the LAPIC in the kernel;
+# the EPT identity map without unrestricted guest), asserted from ci/verdicts' answers.
+@test "Intel cells: kvm_intel answers the report's claims as its source says" {
+	run "$NESTED_ROOT/ci/verdicts" "$CI_OUT"
+	[ "$status" != 3 ] || skip "no Intel cell ran (make ci-matrix CELLS='*/bochs-*')"
+	assert_success
+	local out=$output
+	[[ $out == *"kvm_intel's defaults keep a private APIC-access slot at 0xfee00000 (with the irqchip) | yes |"* ]] || fail "$out"
+	[[ $out == *"the largest single scratch is 0x11FF000; 0x1200000 fails with EEXIST | yes |"* ]] || fail "$out"
+	[[ $out == *'`enable_apicv=0` removes the slot (the report'"'"'s workaround) | no: the slot stays |'* ]] || fail "$out"
+	[[ $out == *'`flexpriority=0` removes the slot | yes |'* ]] || fail "$out"
+	[[ $out == *"the slot is born at KVM_CREATE_IRQCHIP | no: KVM_CREATE_VCPU creates it"* ]] || fail "$out"
+	[[ $out == *'`unrestricted_guest=0` adds the EPT identity-map page 0xfffbc000 | yes'* ]] || fail "$out"
+	[[ $out != *"split boots every size, with the APIC and interrupt checks | no"* ]] || fail "$out"
+}
