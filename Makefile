@@ -14,7 +14,7 @@ VMM_SRC := $(wildcard vmm/*.c)
 VMM_HDR := $(wildcard vmm/*.h)
 GUEST_SRC := guest/entry.S guest/interrupts.S guest/lib.c guest/apic.c guest/main.c
 # The pure parts, linked into the unit tests.
-PURE_SRC := vmm/layout.c vmm/options.c vmm/loader.c vmm/report.c vmm/kvm.c vmm/irq.c
+PURE_SRC := vmm/layout.c vmm/options.c vmm/loader.c vmm/report.c vmm/kvm.c vmm/irq.c vmm/hostmodel.c
 
 .PHONY: all deps run test test-asan unit lint clean
 all: $(BUILD)/vmm $(BUILD)/guest.elf
@@ -44,8 +44,9 @@ $(BUILD)/asan/guest.elf: $(BUILD)/guest.elf
 	mkdir -p $(@D)
 	cp $< $@
 
-$(BUILD)/unit-tests: tests/unit/unit_tests.c $(PURE_SRC) $(VMM_HDR) | $(BUILD)
-	$(CC) $(CFLAGS_VMM) -Ivmm -o $@ tests/unit/unit_tests.c $(PURE_SRC)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+$(BUILD)/unit-tests: $(UNIT_SRC) tests/unit/harness.h $(PURE_SRC) $(VMM_HDR) | $(BUILD)
+	$(CC) $(CFLAGS_VMM) -Ivmm -o $@ $(UNIT_SRC) $(PURE_SRC)
 
 $(BUILD)/shims/hide-cap.so: tests/shims/hide-cap.c | $(BUILD)
 	mkdir -p $(@D)
@@ -65,9 +66,9 @@ run: all
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 
-$(BUILD)/asan/unit-tests: tests/unit/unit_tests.c $(PURE_SRC) $(VMM_HDR) | $(BUILD)
+$(BUILD)/asan/unit-tests: $(UNIT_SRC) tests/unit/harness.h $(PURE_SRC) $(VMM_HDR) | $(BUILD)
 	mkdir -p $(@D)
-	$(CC) $(CFLAGS_VMM) $(SAN_FLAGS) -Ivmm -o $@ tests/unit/unit_tests.c $(PURE_SRC)
+	$(CC) $(CFLAGS_VMM) $(SAN_FLAGS) -Ivmm -o $@ $(UNIT_SRC) $(PURE_SRC)
 
 ASAN_BUILD := $(BUILD)/asan/vmm $(BUILD)/asan/guest.elf $(BUILD)/asan/unit-tests
 
