@@ -22,6 +22,8 @@ struct unit_test {
 /* The tables of the other test files. */
 extern const struct unit_test hostmodel_tests[];
 extern const unsigned hostmodel_test_count;
+extern const struct unit_test strace_parse_tests[];
+extern const unsigned strace_parse_test_count;
 
 static inline void check_(bool ok, const char *file, int line, const char *expr, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));

@@ -1508,6 +1508,7 @@ int main(void)
 	unsetenv(SR_KVM_DEVICE_ENV);
 	run_tests(tests, ARRAY_SIZE(tests));
 	run_tests(hostmodel_tests, hostmodel_test_count);
+	run_tests(strace_parse_tests, strace_parse_test_count);
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -174,12 +174,13 @@ static enum sp_status parse_call(const char *s, struct sp_call *c, char *err, si
 	if (*req != ',')
 		return SP_IGNORED;
 	req = skip_spaces(req + 1);
-	n = strcspn(req, ",)");
+	n = strcspn(req, ",) \t");
 	if ((k = kc_by_name(req, n)) == NULL) {
 		if (number(req, &v) == NULL || (k = kc_by_request((uint32_t)v)) == NULL)
 			return SP_IGNORED; /* not a call we follow (KVM_RUN, a tty ioctl, ...) */
 	}
-	arg = req[n] == ',' ? skip_spaces(req + n + 1) : req + n;
+	arg = skip_spaces(req + n);
+	arg = *arg == ',' ? skip_spaces(arg + 1) : arg;
 	memset(c, 0, sizeof(*c));
 	c->call = (struct kc_call){.ioctl = k, .fd = (int)fd, .modelled = true};
 	c->call.ev.call = k->call;
@@ -218,10 +219,12 @@ static enum sp_status parse_call(const char *s, struct sp_call *c, char *err, si
 		break;
 	case KVM_SET_IDENTITY_MAP_ADDR:
 		/* strace prints "[0x...]" when it decodes the u64, else a pointer */
-		if (*arg == '[' && number(arg + 1, &v))
+		if (*arg == '[' && number(arg + 1, &v)) {
 			c->call.ev.gpa = v;
-		else
+		} else {
 			c->arg_known = false;
+			c->call.modelled = false; /* the page stays at its default */
+		}
 		break;
 	case KVM_ENABLE_CAP:
 		if (*arg == '{' && field(arg, "cap", &v)) {
