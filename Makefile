@@ -16,7 +16,7 @@ GUEST_SRC := guest/entry.S guest/interrupts.S guest/lib.c guest/apic.c guest/mai
 # The pure parts, linked into the unit tests.
 PURE_SRC := vmm/layout.c vmm/options.c vmm/loader.c vmm/report.c vmm/kvm.c vmm/irq.c vmm/hostmodel.c
 
-.PHONY: all deps run test test-asan unit lint clean
+.PHONY: all deps run test test-asan unit lint clean install
 all: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/kvm-as
 
 # Hostile guests, L1 images, benchmarks, the nested matrix: after `all`, so
@@ -100,6 +100,18 @@ lint:
 	@for f in guest/*.c; do $(CC) $(CFLAGS_GUEST) -fanalyzer -c $$f -o /dev/null || exit 1; done
 	shellcheck -x $(SHELL_SCRIPTS) tests/*.bats tests/*.bash tests/matrix/*.bats
 	@echo "lint: gcc -fanalyzer and shellcheck are clean"
+
+# `make install [PREFIX=/usr/local] [DESTDIR=...]`: the programs live in
+# $(PREFIX)/lib/scratchrig, where vmm finds guest.elf beside itself; bin/ gets
+# scratchrig-vmm and kvm-as as symlinks (vmm resolves /proc/self/exe).
+PREFIX ?= /usr/local
+LIBDIR_RIG = $(DESTDIR)$(PREFIX)/lib/scratchrig
+install: all
+	install -d $(LIBDIR_RIG) $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/vmm $(BUILD)/kvm-as $(LIBDIR_RIG)/
+	install -m 644 $(BUILD)/guest.elf $(LIBDIR_RIG)/
+	ln -sf ../lib/scratchrig/vmm $(DESTDIR)$(PREFIX)/bin/scratchrig-vmm
+	ln -sf ../lib/scratchrig/kvm-as $(DESTDIR)$(PREFIX)/bin/kvm-as
 
 clean:
 	rm -rf $(BUILD)
