@@ -82,6 +82,7 @@ TABLE
 }
 
 @test "a tracee that forks and threads: every child runs, the command's code is kept" {
+	# shellcheck disable=SC2016 # $0 is the inner shell's
 	run_kvmas 5 intel -- sh -c '(echo child >"$0/c1") & (sh -c "echo grandchild >\"$0/c2\"" "$0") & wait; exit 5' "$TMP"
 	assert_equal "$(cat "$TMP/c1")" child
 	assert_equal "$(cat "$TMP/c2")" grandchild
@@ -235,6 +236,7 @@ expected_replay_exit() { # FIXTURE MODEL
 	run_kvmas "$rc" none -- "$VMM" -v --touch none
 	assert_equal "$output" "$out"
 	# host addresses differ run to run: compare without them
+	# shellcheck disable=SC2001 # a regex, not a fixed string
 	assert_equal "$(sed 's/0x7f[0-9a-f]*/ADDR/g' <<<"$stderr")" "$(sed 's/0x7f[0-9a-f]*/ADDR/g' <<<"$err")"
 }
 

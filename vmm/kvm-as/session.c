@@ -4,14 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *xcalloc(size_t n, size_t size)
+static void out_of_memory(void)
 {
-	void *p = calloc(n, size);
-	if (p == NULL) {
-		fprintf(stderr, "kvm-as: out of memory\n");
-		exit(3);
-	}
-	return p;
+	fprintf(stderr, "kvm-as: out of memory\n");
+	exit(3);
 }
 
 void ks_init(struct ks_session *s, const struct hm_model *host, FILE *trace)
@@ -37,11 +33,10 @@ struct ks_proc *ks_proc(struct ks_session *s, pid_t tgid)
 			return &s->procs[i];
 	if (s->proc_count == s->proc_cap) {
 		s->proc_cap = s->proc_cap ? 2 * s->proc_cap : 16;
-		s->procs = realloc(s->procs, s->proc_cap * sizeof(*s->procs));
-		if (s->procs == NULL) {
-			fprintf(stderr, "kvm-as: out of memory\n");
-			exit(3);
-		}
+		struct ks_proc *grown = realloc(s->procs, s->proc_cap * sizeof(*s->procs));
+		if (grown == NULL)
+			out_of_memory();
+		s->procs = grown;
 	}
 	s->procs[s->proc_count] = (struct ks_proc){.tgid = tgid};
 	return &s->procs[s->proc_count++];
@@ -74,19 +69,20 @@ static void map_fd(struct ks_proc *p, int fd, struct ks_vm *vm)
 
 static struct ks_vm *new_vm(struct ks_session *s, pid_t tgid, int fd)
 {
-	struct ks_vm *vm = xcalloc(1, sizeof(*vm));
+	struct ks_vm **grown = realloc(s->vms, (s->vm_count + 1) * sizeof(*s->vms));
+	struct ks_vm *vm;
 
-	vm->id = s->vm_count + 1;
+	if (grown == NULL)
+		out_of_memory();
+	s->vms = grown;
+	if ((vm = calloc(1, sizeof(*vm))) == NULL)
+		out_of_memory();
+	s->vms[s->vm_count++] = vm;
+	vm->id = s->vm_count;
 	vm->pid = tgid;
 	vm->fd = fd;
 	for (unsigned m = 0; m < hm_model_count; m++)
 		hm_vm_init(&vm->model[m], &hm_models[m]);
-	s->vms = realloc(s->vms, (s->vm_count + 1) * sizeof(*s->vms));
-	if (s->vms == NULL) {
-		fprintf(stderr, "kvm-as: out of memory\n");
-		exit(3);
-	}
-	s->vms[s->vm_count++] = vm;
 	map_fd(ks_proc(s, tgid), fd, vm);
 	return vm;
 }
