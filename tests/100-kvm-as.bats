@@ -87,8 +87,8 @@ TABLE
 	assert_equal "$(cat "$TMP/c1")" child
 	assert_equal "$(cat "$TMP/c2")" grandchild
 	command -v python3 >/dev/null || skip "no python3 for the threaded tracee"
-	run_kvmas 0 intel -- python3 -c 'import threading; t=[threading.Thread(target=print, args=(i,)) for i in range(8)]; [x.start() for x in t]; [x.join() for x in t]'
-	assert_equal "$(printf '%s\n' "$output" | sort -n | tr '\n' ' ')" "0 1 2 3 4 5 6 7 "
+	run_kvmas 0 intel -- python3 -c 'import threading; r=[]; t=[threading.Thread(target=r.append, args=(i,)) for i in range(8)]; [x.start() for x in t]; [x.join() for x in t]; print(sorted(r))'
+	assert_equal "$output" "[0, 1, 2, 3, 4, 5, 6, 7]"
 }
 
 @test "a tracee killed by a signal: reported, exit 128+N" {
