@@ -180,10 +180,19 @@ static void test_scenarios(void)
  * moving it is. */
 static void test_no_check_on_flags_and_delete(void)
 {
+	static const struct {
+		struct hm_event ev;
+		enum hm_answer answer;
+		enum hm_change change;
+		const char *what;
+	} cases[] = {
+		{SLOTF(9, 1, 0xFEC00000, 0x400000), HM_ALLOW, HM_FLAGS, "a flags change"},
+		{SLOT(9, 0xFEC00000, 0x400000), HM_ALLOW, HM_UNCHANGED, "no change"},
+		{SLOT(9, 0xFEC00000, 0x1000), HM_ALLOW, HM_INVALID, "a resize is EINVAL, not EEXIST"},
+		{SLOT(9, 0xFEB00000, 0x400000), HM_REFUSE_PRIVATE, HM_MOVE, "a move still over the page"},
+		{SLOT(9, 0xFEC00000, 0), HM_ALLOW, HM_DELETE, "size 0 deletes"},
+	};
 	struct hm_vm *vm = malloc(sizeof(*vm));
-	struct hm_event flags = SLOTF(9, 1, 0xFEC00000, 0x400000), del = SLOT(9, 0xFEC00000, 0),
-			move = SLOT(9, 0xFEB00000, 0x400000), same = SLOT(9, 0xFEC00000, 0x400000),
-			resize = SLOT(9, 0xFEC00000, 0x1000);
 	struct hm_verdict v;
 
 	if (vm == NULL)
@@ -192,24 +201,14 @@ static void test_no_check_on_flags_and_delete(void)
 	vm->live[HM_APIC_ACCESS] = true;
 	vm->priv[HM_APIC_ACCESS] = (struct sr_range){APIC, PAGE, "apic"};
 	vm->slots[vm->slot_count++] = (struct hm_user_slot){9, 0, 0xFEC00000, 0x400000};
-	v = hm_judge(vm, &flags);
-	CHECK_EQ(v.answer, HM_ALLOW, "flags change");
-	CHECK_EQ(v.change, HM_FLAGS, "classified as flags");
-	v = hm_judge(vm, &same);
-	CHECK_EQ(v.answer, HM_ALLOW, "no change");
-	CHECK_EQ(v.change, HM_UNCHANGED, "unchanged");
-	v = hm_judge(vm, &resize);
-	CHECK_EQ(v.answer, HM_ALLOW, "a resize is the kernel's EINVAL, not EEXIST");
-	CHECK_EQ(v.change, HM_INVALID, "invalid");
-	v = hm_judge(vm, &move);
-	CHECK_EQ(v.answer, HM_REFUSE_PRIVATE, "a move still over the page");
-	CHECK_EQ(v.change, HM_MOVE, "move");
-	v = hm_judge(vm, &del);
-	CHECK_EQ(v.answer, HM_ALLOW, "delete");
-	CHECK_EQ(v.change, HM_DELETE, "size 0 deletes");
-	hm_commit(vm, &del, &v, true);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		v = hm_judge(vm, &cases[i].ev);
+		CHECK_EQ(v.answer, cases[i].answer, "%s", cases[i].what);
+		CHECK_EQ(v.change, cases[i].change, "%s", cases[i].what);
+	}
+	hm_commit(vm, &cases[4].ev, &v, true);
 	CHECK_EQ(vm->slot_count, 0, "deleted");
-	v = hm_judge(vm, &del);
+	v = hm_judge(vm, &cases[4].ev);
 	CHECK_EQ(v.change, HM_INVALID, "deleting a missing slot is EINVAL");
 	free(vm);
 }
