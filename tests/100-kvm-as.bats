@@ -192,6 +192,13 @@ expected_replay_exit() { # FIXTURE MODEL
 	done
 }
 
+@test "--replay --kvm without a usable device: exit 3 naming it, after the log was checked" {
+	SCRATCHRIG_KVM_DEVICE=/nonexistent/kvm run_kvmas 3 none --replay "$FIXTURES/vmm-single-1200000.strace" --kvm
+	assert_equal "$stderr" "kvm-as: --kvm: cannot open /nonexistent/kvm: No such file or directory"
+	# a broken log is refused first, whatever the device
+	SCRATCHRIG_KVM_DEVICE=/nonexistent/kvm run_kvmas 2 none --replay "$FIXTURES/truncated.strace" --kvm
+}
+
 @test "vmm --host: listed in --help; --layout check refuses each model's ranges before any ioctl" {
 	run_vmm 0 --help
 	assert_output --partial -- "--host MODEL"
