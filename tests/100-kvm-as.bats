@@ -101,6 +101,15 @@ TABLE
 	assert_equal "$output" "[0, 1, 2, 3, 4, 5, 6, 7]"
 }
 
+@test "started with SIGCHLD ignored (as some runners do), kvm-as still sees its tracees end" {
+	command -v python3 >/dev/null || skip "no python3 to start kvm-as with SIGCHLD ignored"
+	run --separate-stderr timeout 20 python3 -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execv(sys.argv[1], [sys.argv[1], "none", "--", "sh", "-c", "(true) & wait; echo done; exit 3"])' "$KVM_AS"
+	expect_exit 3 "$status" "kvm-as with SIGCHLD ignored"
+	assert_equal "$output" "done"
+}
+
 @test "a tracee killed by a signal: reported, exit 128+N" {
 	run_kvmas 139 none -- sh -c 'kill -SEGV $$'
 	[[ $stderr == *"sh was killed by signal 11"* ]]

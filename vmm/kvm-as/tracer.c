@@ -195,10 +195,11 @@ static void kill_all(void)
 
 /* The child: stop until the tracer has seized us, then the filter, then exec.
  * A failure goes up the close-on-exec pipe as "<stage> <errno>". */
-static void child(int report, char **argv, const sigset_t *orig)
+static void child(int report, char **argv, const sigset_t *orig, const struct sigaction *chld)
 {
 	int err;
 
+	sigaction(SIGCHLD, chld, NULL); /* the command gets the disposition we were given */
 	sigprocmask(SIG_SETMASK, orig, NULL);
 	raise(SIGSTOP);
 	if ((err = kf_install()) != 0) {
@@ -242,6 +243,7 @@ int kt_run(struct ks_session *s, char **argv)
 	const long opts = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
 			  PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC |
 			  PTRACE_O_EXITKILL;
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, chld;
 	sigset_t mask, orig;
 	int pipefd[2], sfd, status, main_status = 0, stop_signal = 0;
 	bool main_done = false, exec_seen = false;
@@ -250,6 +252,8 @@ int kt_run(struct ks_session *s, char **argv)
 	ssize_t n;
 	pid_t pid, main_pid;
 
+	/* An ignored SIGCHLD (inherited) would never reach the signalfd. */
+	sigaction(SIGCHLD, &dfl, &chld);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGINT);
@@ -265,7 +269,7 @@ int kt_run(struct ks_session *s, char **argv)
 		return KA_EXIT_CANNOT_TRACE;
 	}
 	if (main_pid == 0)
-		child(pipefd[1], argv, &orig);
+		child(pipefd[1], argv, &orig, &chld);
 	close(pipefd[1]);
 	if (waitpid(main_pid, &status, WUNTRACED) != main_pid || !WIFSTOPPED(status) ||
 	    ptrace(PTRACE_SEIZE, main_pid, NULL, (void *)opts)) {
