@@ -193,15 +193,19 @@ static void kill_all(void)
 		kill(tasks[i].pid, SIGKILL);
 }
 
-/* The child: stop until the tracer has seized us, then the filter, then exec.
+/* The child: wait until the tracer has seized us (a byte, or EOF if it could
+ * not: then it kills us), then the filter, then exec. No stop is needed.
  * A failure goes up the close-on-exec pipe as "<stage> <errno>". */
-static void child(int report, char **argv, const sigset_t *orig, const struct sigaction *chld)
+static void child(int report, int go, char **argv, const sigset_t *orig, const struct sigaction *chld)
 {
+	char byte;
 	int err;
 
 	sigaction(SIGCHLD, chld, NULL); /* the command gets the disposition we were given */
 	sigprocmask(SIG_SETMASK, orig, NULL);
-	raise(SIGSTOP);
+	while (read(go, &byte, 1) < 0 && errno == EINTR)
+		;
+	close(go);
 	if ((err = kf_install()) != 0) {
 		dprintf(report, "seccomp %d", err);
 		_exit(KA_EXIT_CANNOT_TRACE);
@@ -245,7 +249,7 @@ int kt_run(struct ks_session *s, char **argv)
 			  PTRACE_O_EXITKILL;
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, chld;
 	sigset_t mask, orig;
-	int pipefd[2], sfd, status, main_status = 0, stop_signal = 0;
+	int pipefd[2], gofd[2], sfd, status, main_status = 0, stop_signal = 0;
 	bool main_done = false, exec_seen = false;
 	int startup_rc = -1;
 	char msg[64] = "";
@@ -260,7 +264,8 @@ int kt_run(struct ks_session *s, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, &orig);
-	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0 || pipe2(pipefd, O_CLOEXEC)) {
+	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0 || pipe2(pipefd, O_CLOEXEC) ||
+	    pipe2(gofd, O_CLOEXEC)) {
 		fprintf(stderr, "kvm-as: cannot trace %s: %s\n", argv[0], strerror(errno));
 		return KA_EXIT_CANNOT_TRACE;
 	}
@@ -268,11 +273,13 @@ int kt_run(struct ks_session *s, char **argv)
 		fprintf(stderr, "kvm-as: cannot trace %s: fork: %s\n", argv[0], strerror(errno));
 		return KA_EXIT_CANNOT_TRACE;
 	}
-	if (main_pid == 0)
-		child(pipefd[1], argv, &orig, &chld);
+	if (main_pid == 0) {
+		close(gofd[1]);
+		child(pipefd[1], gofd[0], argv, &orig, &chld);
+	}
 	close(pipefd[1]);
-	if (waitpid(main_pid, &status, WUNTRACED) != main_pid || !WIFSTOPPED(status) ||
-	    ptrace(PTRACE_SEIZE, main_pid, NULL, (void *)opts)) {
+	close(gofd[0]);
+	if (ptrace(PTRACE_SEIZE, main_pid, NULL, (void *)opts)) {
 		fprintf(stderr, "kvm-as: cannot trace %s: ptrace: %s (is kvm-as itself traced, or ptrace "
 			"forbidden here, e.g. by a container's seccomp profile or yama ptrace_scope 3?)\n",
 			argv[0], strerror(errno));
@@ -281,7 +288,11 @@ int kt_run(struct ks_session *s, char **argv)
 		return KA_EXIT_CANNOT_TRACE;
 	}
 	add_task(s, main_pid);
-	kill(main_pid, SIGCONT);
+	if (write(gofd[1], "g", 1) != 1) {
+		fprintf(stderr, "kvm-as: cannot trace %s: %s\n", argv[0], strerror(errno));
+		kill(main_pid, SIGKILL);
+	}
+	close(gofd[1]);
 
 	for (;;) {
 		struct signalfd_siginfo si;
