@@ -14,10 +14,10 @@ VMM_SRC := $(wildcard vmm/*.c)
 VMM_HDR := $(wildcard vmm/*.h)
 GUEST_SRC := guest/entry.S guest/interrupts.S guest/lib.c guest/apic.c guest/main.c
 # The pure parts, linked into the unit tests.
-PURE_SRC := vmm/layout.c vmm/options.c vmm/loader.c vmm/report.c vmm/kvm.c vmm/irq.c
+PURE_SRC := vmm/layout.c vmm/options.c vmm/loader.c vmm/report.c vmm/kvm.c vmm/irq.c vmm/hostmodel.c
 
-.PHONY: all deps run test test-asan unit lint clean
-all: $(BUILD)/vmm $(BUILD)/guest.elf
+.PHONY: all deps run test test-asan unit lint clean install
+all: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/kvm-as
 
 # Hostile guests, L1 images, benchmarks, the nested matrix: after `all`, so
 # that it stays the default goal.
@@ -33,6 +33,18 @@ TEST_PREREQS := guests images $(BUILD)/shims/hide-cap.so bench-progs
 $(BUILD)/vmm: $(VMM_SRC) $(VMM_HDR) | $(BUILD)
 	$(CC) $(CFLAGS_VMM) -o $@ $(VMM_SRC)
 
+# kvm-as (vmm/kvm-as/): static, so that a busybox L1 image can carry it alone.
+KVMAS_SRC := $(wildcard vmm/kvm-as/*.c) vmm/hostmodel.c vmm/layout.c
+KVMAS_HDR := $(wildcard vmm/kvm-as/*.h) vmm/hostmodel.h vmm/layout.h
+# Its pure parts, linked into the unit tests.
+KVMAS_PURE := vmm/kvm-as/strace_parse.c vmm/kvm-as/kvm_calls.c vmm/kvm-as/session.c
+$(BUILD)/kvm-as: $(KVMAS_SRC) $(KVMAS_HDR) | $(BUILD)
+	$(CC) $(CFLAGS_VMM) -Ivmm -static -o $@ $(KVMAS_SRC)
+
+$(BUILD)/asan/kvm-as: $(KVMAS_SRC) $(KVMAS_HDR) | $(BUILD)
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS_VMM) $(SAN_FLAGS) -Ivmm -o $@ $(KVMAS_SRC)
+
 $(BUILD)/guest.elf: $(GUEST_SRC) guest/guest.h guest/guest.ld vmm/abi.h | $(BUILD)
 	$(CC) $(CFLAGS_GUEST) $(LDFLAGS_GUEST) -o $@ $(GUEST_SRC)
 
@@ -44,8 +56,9 @@ $(BUILD)/asan/guest.elf: $(BUILD)/guest.elf
 	mkdir -p $(@D)
 	cp $< $@
 
-$(BUILD)/unit-tests: tests/unit/unit_tests.c $(PURE_SRC) $(VMM_HDR) | $(BUILD)
-	$(CC) $(CFLAGS_VMM) -Ivmm -o $@ tests/unit/unit_tests.c $(PURE_SRC)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+$(BUILD)/unit-tests: $(UNIT_SRC) tests/unit/harness.h $(PURE_SRC) $(KVMAS_PURE) $(VMM_HDR) $(KVMAS_HDR) | $(BUILD)
+	$(CC) $(CFLAGS_VMM) -Ivmm -Ivmm/kvm-as -o $@ $(UNIT_SRC) $(PURE_SRC) $(KVMAS_PURE)
 
 $(BUILD)/shims/hide-cap.so: tests/shims/hide-cap.c | $(BUILD)
 	mkdir -p $(@D)
@@ -65,11 +78,11 @@ run: all
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 
-$(BUILD)/asan/unit-tests: tests/unit/unit_tests.c $(PURE_SRC) $(VMM_HDR) | $(BUILD)
+$(BUILD)/asan/unit-tests: $(UNIT_SRC) tests/unit/harness.h $(PURE_SRC) $(KVMAS_PURE) $(VMM_HDR) $(KVMAS_HDR) | $(BUILD)
 	mkdir -p $(@D)
-	$(CC) $(CFLAGS_VMM) $(SAN_FLAGS) -Ivmm -o $@ tests/unit/unit_tests.c $(PURE_SRC)
+	$(CC) $(CFLAGS_VMM) $(SAN_FLAGS) -Ivmm -Ivmm/kvm-as -o $@ $(UNIT_SRC) $(PURE_SRC) $(KVMAS_PURE)
 
-ASAN_BUILD := $(BUILD)/asan/vmm $(BUILD)/asan/guest.elf $(BUILD)/asan/unit-tests
+ASAN_BUILD := $(BUILD)/asan/vmm $(BUILD)/asan/guest.elf $(BUILD)/asan/unit-tests $(BUILD)/asan/kvm-as
 
 # Every suite, then again under ASan/UBSan (see tests/run-all).
 test: all $(BUILD)/unit-tests $(ASAN_BUILD) $(TEST_PREREQS)
@@ -83,9 +96,22 @@ test-asan: $(ASAN_BUILD) $(TEST_PREREQS)
 SHELL_SCRIPTS = $(shell grep -lE '^\#!(/usr/bin/env (ba)?sh|/bin/(ba)?sh)' .ci/run ci/* ci/bench/* images/* tests/run-all 2>/dev/null)
 lint:
 	@for f in $(VMM_SRC); do $(CC) $(CFLAGS_VMM) -fanalyzer -Werror -c $$f -o /dev/null || exit 1; done
+	@for f in $(wildcard vmm/kvm-as/*.c); do $(CC) $(CFLAGS_VMM) -Ivmm -fanalyzer -Werror -c $$f -o /dev/null || exit 1; done
 	@for f in guest/*.c; do $(CC) $(CFLAGS_GUEST) -fanalyzer -c $$f -o /dev/null || exit 1; done
 	shellcheck -x $(SHELL_SCRIPTS) tests/*.bats tests/*.bash tests/matrix/*.bats
 	@echo "lint: gcc -fanalyzer and shellcheck are clean"
+
+# `make install [PREFIX=/usr/local] [DESTDIR=...]`: the programs live in
+# $(PREFIX)/lib/scratchrig, where vmm finds guest.elf beside itself; bin/ gets
+# scratchrig-vmm and kvm-as as symlinks (vmm resolves /proc/self/exe).
+PREFIX ?= /usr/local
+LIBDIR_RIG = $(DESTDIR)$(PREFIX)/lib/scratchrig
+install: all
+	install -d $(LIBDIR_RIG) $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/vmm $(BUILD)/kvm-as $(LIBDIR_RIG)/
+	install -m 644 $(BUILD)/guest.elf $(LIBDIR_RIG)/
+	ln -sf ../lib/scratchrig/vmm $(DESTDIR)$(PREFIX)/bin/scratchrig-vmm
+	ln -sf ../lib/scratchrig/kvm-as $(DESTDIR)$(PREFIX)/bin/kvm-as
 
 clean:
 	rm -rf $(BUILD)

@@ -21,5 +21,5 @@ $(BENCH_PROGS): $(BENCH_DIR)/%: ci/bench/%.c ci/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
-bench: $(BUILD)/vmm $(BUILD)/guest.elf $(BENCH_PROGS)
+bench: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/kvm-as $(BENCH_PROGS)
 	BUILD=$(BUILD) ci/bench/run $(BENCH_ARGS)

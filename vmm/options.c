@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "exit_codes.h"
+#include "hostmodel.h"
 
 void sr_print_usage(FILE *out)
 {
@@ -31,6 +32,8 @@ void sr_print_usage(FILE *out)
 		"  --vcpu-order O        before-scratch: KVM_CREATE_VCPU before the scratch slots (the\n"
 		"                        affected VMM's order; default); after-scratch: after them, so that\n"
 		"                        a private slot KVM creates with the vCPU meets the scratch slots\n"
+		"  --host MODEL          placeholders for a host model's private slots (intel,\n"
+		"                        intel-noug, amd-avic, none; see kvm-as --help)\n"
 		"  --touch all|none      guest writes and verifies every scratch page (default all)\n"
 		"  --thp on|off          back scratch with transparent huge pages: its host mapping is\n"
 		"                        2 MiB-congruent with its GPA and MADV_HUGEPAGE (default on)\n"
@@ -57,6 +60,7 @@ enum option_id {
 	OPT_RESERVE,
 	OPT_EMULATE_APIC_PAGE,
 	OPT_VCPU_ORDER,
+	OPT_HOST,
 	OPT_TOUCH,
 	OPT_THP,
 	OPT_TIMEOUT,
@@ -83,6 +87,7 @@ static const struct option_spec {
 	[OPT_RESERVE] = {"--reserve", NULL, true, true},
 	[OPT_EMULATE_APIC_PAGE] = {"--emulate-apic-page", NULL, false, false},
 	[OPT_VCPU_ORDER] = {"--vcpu-order", NULL, true, false},
+	[OPT_HOST] = {"--host", NULL, true, false},
 	[OPT_TOUCH] = {"--touch", NULL, true, false},
 	[OPT_THP] = {"--thp", NULL, true, false},
 	[OPT_TIMEOUT] = {"--timeout", NULL, true, false},
@@ -161,12 +166,33 @@ static enum sr_parse_status add_reserve(struct sr_options *opt, const char *valu
 			    "--reserve %s: the range must start at or above 0x%llx (the low region)", value,
 			    (unsigned long long)SR_LOW_END_GPA);
 	if (sr_ranges_first_overlap(&opt->reserve, gpa, size) != NULL)
-		return fail(err, err_size, "--reserve %s: overlaps another --reserve or --emulate-apic-page range",
+		return fail(err, err_size, "--reserve %s: overlaps another --reserve, --emulate-apic-page or --host range",
 			    value);
 	if (!sr_ranges_add(&opt->reserve, gpa, size, "--reserve placeholder"))
 		return fail(err, err_size, "--reserve %s: at most %d ranges", value, SR_MAX_HOLES);
 	if (opt->reserve.count > SR_MAX_HOLES)
 		return fail(err, err_size, "--reserve %s: at most %d ranges", value, SR_MAX_HOLES);
+	return SR_PARSE_OK;
+}
+
+/* --host MODEL: the model's ranges (hostmodel.c), each as a --reserve. */
+static enum sr_parse_status add_host_model(struct sr_options *opt, const char *name, char *err,
+					   size_t err_size)
+{
+	const struct hm_model *m = hm_model_find(name);
+	struct sr_ranges ranges = {0};
+	char text[64];
+
+	if (m == NULL)
+		return fail(err, err_size, "--host %s: unknown host model (one of %s)", name,
+			    hm_model_names());
+	hm_model_default_ranges(m, &ranges);
+	for (unsigned i = 0; i < ranges.count; i++) {
+		snprintf(text, sizeof(text), "0x%llx:0x%llx", (unsigned long long)ranges.r[i].base,
+			 (unsigned long long)ranges.r[i].size);
+		if (add_reserve(opt, text, err, err_size) != SR_PARSE_OK)
+			return SR_PARSE_ERROR;
+	}
 	return SR_PARSE_OK;
 }
 
@@ -238,6 +264,8 @@ static enum sr_parse_status apply(struct sr_options *opt, int id, const char *na
 		return add_reserve(opt, v, err, err_size);
 	case OPT_EMULATE_APIC_PAGE:
 		return add_reserve(opt, "0xfee00000:0x1000", err, err_size);
+	case OPT_HOST:
+		return add_host_model(opt, v, err, err_size);
 	case OPT_PROBE:
 		opt->probe = true;
 		break;

@@ -5,11 +5,12 @@
 #include <stdlib.h>
 
 bool sr_verbose;
+const char *sr_prog = "vmm";
 
 static void vsay(const char *fmt, va_list ap)
 {
 	fflush(stdout); /* keep guest console output and our words in order */
-	fputs("vmm: ", stderr);
+	fprintf(stderr, "%s: ", sr_prog);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }

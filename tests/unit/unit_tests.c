@@ -26,83 +26,10 @@
 #include "loader.h"
 #include "options.h"
 
-/* ------------------------------------------------------------------------ */
-/* The harness                                                               */
+#include "harness.h"
 
-static unsigned passed, failed;
-static const char *current_test = "?";
-
-static void check_(bool ok, const char *file, int line, const char *expr, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static void check_(bool ok, const char *file, int line, const char *expr, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL: %s: %s:%d: %s: ", current_test, file, line, expr);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-/* CHECK(cond, fmt, ...): one assertion; the message says which case and values. */
-#define CHECK(cond, ...) check_(!!(cond), __FILE__, __LINE__, #cond, __VA_ARGS__)
-
-/* CHECK_EQ(actual, expected, fmt, ...): integers, both printed on failure. */
-#define CHECK_EQ(actual, expected, fmt, ...)                                                      \
-	do {                                                                                      \
-		unsigned long long a_ = (unsigned long long)(actual);                             \
-		unsigned long long e_ = (unsigned long long)(expected);                           \
-		check_(a_ == e_, __FILE__, __LINE__, #actual " == " #expected,                    \
-		       "got 0x%llx, want 0x%llx: " fmt, a_, e_, ##__VA_ARGS__);                   \
-	} while (0)
-
-/* The error text `err` (NULL means success) mentions `needle`. */
-#define CHECK_HAS(err, needle, fmt, ...)                                                          \
-	do {                                                                                      \
-		const char *h_ = (err);                                                           \
-		check_(h_ != NULL && strstr(h_, (needle)) != NULL, __FILE__, __LINE__,            \
-		       "strstr(" #err ", \"" needle "\")", "got \"%s\": " fmt, h_ ? h_ : "(null)", \
-		       ##__VA_ARGS__);                                                            \
-	} while (0)
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define U(x) ((unsigned long long)(x))
-
-#define KIB (1ULL << 10)
-#define MIB (1ULL << 20)
-#define GIB (1ULL << 30)
-#define TIB (1ULL << 40)
-#define PAGE SR_PAGE_SIZE
-
-/* xorshift64*: deterministic, so a failing seed reproduces. */
-#define PROPERTY_SEED 0x5CA7C4C0FFEE1234ULL
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-static uint64_t rnd_below(uint64_t n) /* [0, n) */
-{
-	return n ? rnd() % n : 0;
-}
-
-static uint64_t rnd_range(uint64_t lo, uint64_t hi) /* [lo, hi] */
-{
-	return lo + rnd_below(hi - lo + 1);
-}
+unsigned passed, failed;
+const char *current_test = "?";
 
 /* ------------------------------------------------------------------------ */
 /* sr_parse_u64                                                              */
@@ -1546,10 +1473,7 @@ static void test_page_tables(void)
 
 /* ------------------------------------------------------------------------ */
 
-static const struct unit_test {
-	const char *name;
-	void (*fn)(void);
-} tests[] = {
+static const struct unit_test tests[] = {
 	{"parse_u64", test_parse_u64},
 	{"parse_gpa_top", test_parse_gpa_top},
 	{"check_scratch_size", test_check_scratch_size},
@@ -1567,17 +1491,24 @@ static const struct unit_test {
 	{"page_tables", test_page_tables},
 };
 
+static void run_tests(const struct unit_test *t, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		unsigned p0 = passed, f0 = failed;
+		current_test = t[i].name;
+		t[i].fn();
+		printf("%s: %s (%u checks, %u failed)\n", failed > f0 ? "FAIL" : "PASS", t[i].name,
+		       passed - p0 + failed - f0, failed - f0);
+	}
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	unsetenv(SR_KVM_DEVICE_ENV);
-	for (unsigned i = 0; i < ARRAY_SIZE(tests); i++) {
-		unsigned p0 = passed, f0 = failed;
-		current_test = tests[i].name;
-		tests[i].fn();
-		printf("%s: %s (%u checks, %u failed)\n", failed > f0 ? "FAIL" : "PASS", tests[i].name,
-		       passed - p0 + failed - f0, failed - f0);
-	}
+	run_tests(tests, ARRAY_SIZE(tests));
+	run_tests(hostmodel_tests, hostmodel_test_count);
+	run_tests(strace_parse_tests, strace_parse_test_count);
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

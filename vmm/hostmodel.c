@@ -1,0 +1,298 @@
+#include "hostmodel.h"
+
+#include <string.h>
+
+#define BIT(p) (1u << (p))
+
+/* One table: every consumer (vmm --host, kvm-as, its summary, --help) reads it. */
+const struct hm_model hm_models[] = {
+	{"intel",
+	 "Intel VMX with kvm_intel flexpriority=1 (the default on bare metal, and in an L1 of an "
+	 "Intel KVM host with flexpriority); enable_apicv does not matter",
+	 BIT(HM_APIC_ACCESS)},
+	{"intel-noug",
+	 "Intel VMX with EPT but unrestricted_guest=0 (pre-Westmere CPUs, kvm_intel "
+	 "unrestricted_guest=0, some nested hypervisors)",
+	 BIT(HM_APIC_ACCESS) | BIT(HM_IDENTITY_MAP) | BIT(HM_TSS)},
+	{"amd-avic", "AMD SVM with AVIC (kvm_amd avic=1 on Zen 4 and later, or force_avic=1)",
+	 BIT(HM_APIC_ACCESS)},
+	{"none",
+	 "no private slot: AMD without AVIC, Intel with flexpriority=0, most cloud VMs and hosted "
+	 "CI runners (Hyper-V's enlightened VMCS has no APIC-access control), paravirtualized KVM",
+	 0},
+};
+const unsigned hm_model_count = sizeof(hm_models) / sizeof(hm_models[0]);
+
+const struct hm_model *hm_model_find(const char *name)
+{
+	for (unsigned i = 0; i < hm_model_count; i++)
+		if (strcmp(hm_models[i].name, name) == 0)
+			return &hm_models[i];
+	return NULL;
+}
+
+const char *hm_model_names(void)
+{
+	return "intel, intel-noug, amd-avic, none";
+}
+
+const char *hm_private_name(enum hm_private p)
+{
+	switch (p) {
+	case HM_APIC_ACCESS:
+		return "the KVM APIC-access page (KVM's private memslot for APIC virtualization)";
+	case HM_IDENTITY_MAP:
+		return "the KVM EPT identity-map page (Intel without unrestricted guest)";
+	case HM_TSS:
+		return "the KVM real-mode TSS (KVM_SET_TSS_ADDR, Intel without unrestricted guest)";
+	case HM_PRIVATE_COUNT:
+		break;
+	}
+	return "a KVM private memslot";
+}
+
+bool hm_model_default_ranges(const struct hm_model *m, struct sr_ranges *out)
+{
+	if ((m->privates & BIT(HM_APIC_ACCESS)) &&
+	    !sr_ranges_add(out, HM_APIC_ACCESS_GPA, SR_PAGE_SIZE, hm_private_name(HM_APIC_ACCESS)))
+		return false;
+	if ((m->privates & BIT(HM_IDENTITY_MAP)) &&
+	    !sr_ranges_add(out, HM_IDENTITY_MAP_GPA, SR_PAGE_SIZE, hm_private_name(HM_IDENTITY_MAP)))
+		return false;
+	return true;
+}
+
+void hm_vm_init(struct hm_vm *vm, const struct hm_model *model)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->model = model;
+	/* init_rmode_identity_map(): the default when userspace set none. */
+	vm->identity_map_gpa = HM_IDENTITY_MAP_GPA;
+}
+
+const char *hm_change_name(enum hm_change c)
+{
+	static const char *const names[] = {
+		[HM_CREATE] = "create", [HM_MOVE] = "move", [HM_FLAGS] = "flags",
+		[HM_DELETE] = "delete", [HM_UNCHANGED] = "unchanged", [HM_INVALID] = "invalid",
+		[HM_NOT_SLOT] = "-",
+	};
+	return names[c];
+}
+
+static int find_slot(const struct hm_vm *vm, uint32_t slot)
+{
+	for (unsigned i = 0; i < vm->slot_count; i++)
+		if (vm->slots[i].slot == slot)
+			return (int)i;
+	return -1;
+}
+
+/* The first live user slot (any address space) overlapping [gpa, gpa+size). */
+static const struct hm_user_slot *user_overlap(const struct hm_vm *vm, uint64_t gpa, uint64_t size,
+					       bool same_as, uint32_t slot)
+{
+	for (unsigned i = 0; i < vm->slot_count; i++) {
+		const struct hm_user_slot *u = &vm->slots[i];
+		if (same_as && ((u->slot >> 16) != (slot >> 16) || u->slot == slot))
+			continue;
+		if (sr_overlaps(u->gpa, u->size, gpa, size))
+			return u;
+	}
+	return NULL;
+}
+
+static bool keeps(const struct hm_vm *vm, enum hm_private p)
+{
+	return (vm->model->privates & BIT(p)) != 0;
+}
+
+/* A private slot about to be born at [gpa, gpa+size): __x86_set_memory_region()
+ * (arch/x86/kvm/x86.c) registers it in every address space through
+ * __kvm_set_memory_region(), whose overlap check refuses it with EEXIST over
+ * any user slot. */
+static bool birth_refused(const struct hm_vm *vm, enum hm_private p, uint64_t gpa, uint64_t size,
+			  struct hm_verdict *v)
+{
+	const struct hm_user_slot *u = user_overlap(vm, gpa, size, false, 0);
+
+	if (u == NULL)
+		return false;
+	v->answer = HM_REFUSE_BIRTH;
+	v->which = p;
+	v->priv = (struct sr_range){gpa, size, hm_private_name(p)};
+	v->other = *u;
+	return true;
+}
+
+/* __kvm_set_memory_region() (virt/kvm/kvm_main.c): size 0 deletes; a new id
+ * creates; an existing id with another base moves, with other flags changes
+ * flags, with another size (or READONLY toggled) is EINVAL. Only create and
+ * move run kvm_check_memslot_overlap(), which walks every slot of the
+ * address space, the private ones (id >= KVM_USER_MEM_SLOTS) included. */
+static struct hm_verdict judge_slot(const struct hm_vm *vm, const struct hm_event *ev)
+{
+	struct hm_verdict v = {.answer = HM_ALLOW};
+	int i = find_slot(vm, ev->slot);
+	const struct hm_user_slot *old = i >= 0 ? &vm->slots[i] : NULL;
+	const struct hm_user_slot *u;
+
+	if (ev->size == 0)
+		v.change = old ? HM_DELETE : HM_INVALID;
+	else if (old == NULL)
+		v.change = HM_CREATE;
+	else if (old->size != ev->size || ((old->flags ^ ev->flags) & 2 /* KVM_MEM_READONLY */))
+		v.change = HM_INVALID;
+	else if (old->gpa != ev->gpa)
+		v.change = HM_MOVE;
+	else if (old->flags != ev->flags)
+		v.change = HM_FLAGS;
+	else
+		v.change = HM_UNCHANGED;
+	if (v.change != HM_CREATE && v.change != HM_MOVE)
+		return v;
+	for (int p = 0; p < HM_PRIVATE_COUNT; p++)
+		if (vm->live[p] && sr_overlaps(vm->priv[p].base, vm->priv[p].size, ev->gpa, ev->size)) {
+			v.answer = HM_REFUSE_PRIVATE;
+			v.which = (enum hm_private)p;
+			v.priv = vm->priv[p];
+			return v;
+		}
+	if ((u = user_overlap(vm, ev->gpa, ev->size, true, ev->slot)) != NULL) {
+		v.answer = HM_REFUSE_USER;
+		v.other = *u;
+	}
+	return v;
+}
+
+/* vmx_vcpu_create() (arch/x86/kvm/vmx/vmx.c): first the APIC-access page when
+ * cpu_need_virtualize_apic_accesses() (flexpriority and a LAPIC in the
+ * kernel), allocated once per VM (kvm_alloc_apic_access_page(), lapic.c in
+ * 6.12, alloc_apic_access_page() in vmx.c before), then, with EPT and without
+ * unrestricted guest, init_rmode_identity_map() at ept_identity_map_addr.
+ * AMD: svm_vcpu_create() -> avic_init_vcpu() -> avic_init_backing_page() maps
+ * the same page when AVIC is on and the irqchip is in the kernel. */
+static void vcpu_births(const struct hm_vm *vm, bool want[HM_PRIVATE_COUNT])
+{
+	want[HM_APIC_ACCESS] = keeps(vm, HM_APIC_ACCESS) && vm->lapic_in_kernel &&
+			       !vm->live[HM_APIC_ACCESS];
+	want[HM_IDENTITY_MAP] = keeps(vm, HM_IDENTITY_MAP) && !vm->live[HM_IDENTITY_MAP];
+	want[HM_TSS] = false;
+}
+
+static uint64_t birth_gpa(const struct hm_vm *vm, enum hm_private p)
+{
+	return p == HM_APIC_ACCESS ? HM_APIC_ACCESS_GPA : vm->identity_map_gpa;
+}
+
+struct hm_verdict hm_judge(const struct hm_vm *vm, const struct hm_event *ev)
+{
+	struct hm_verdict v = {.answer = HM_ALLOW, .change = HM_NOT_SLOT};
+	bool want[HM_PRIVATE_COUNT];
+
+	switch (ev->call) {
+	case HM_SET_SLOT:
+		return judge_slot(vm, ev);
+	case HM_CREATE_VCPU:
+		vcpu_births(vm, want);
+		for (int p = HM_APIC_ACCESS; p <= HM_IDENTITY_MAP; p++)
+			if (want[p] && birth_refused(vm, (enum hm_private)p, birth_gpa(vm, p), SR_PAGE_SIZE, &v))
+				return v;
+		break;
+	case HM_SET_TSS_ADDR:
+		/* vmx_set_tss_addr(): returns 0 at once with unrestricted guest;
+		 * else 3 pages at the address; __x86_set_memory_region() refuses
+		 * a second one with EEXIST. */
+		if (!keeps(vm, HM_TSS))
+			break;
+		if (vm->live[HM_TSS]) {
+			v.answer = HM_REFUSE_AGAIN;
+			v.which = HM_TSS;
+			v.priv = vm->priv[HM_TSS];
+			break;
+		}
+		birth_refused(vm, HM_TSS, ev->gpa, HM_TSS_PAGES * SR_PAGE_SIZE, &v);
+		break;
+	case HM_CREATE_IRQCHIP:
+	case HM_SPLIT_IRQCHIP:
+	case HM_SET_IDENTITY_MAP:
+		break;
+	}
+	return v;
+}
+
+static void born(struct hm_vm *vm, enum hm_private p, uint64_t gpa, uint64_t size)
+{
+	vm->live[p] = true;
+	vm->priv[p] = (struct sr_range){gpa, size, hm_private_name(p)};
+}
+
+static void commit_slot(struct hm_vm *vm, const struct hm_event *ev, enum hm_change change)
+{
+	int i = find_slot(vm, ev->slot);
+
+	switch (change) {
+	case HM_CREATE:
+		if (vm->slot_count == HM_MAX_USER_SLOTS) {
+			vm->overflow = true;
+			return;
+		}
+		vm->slots[vm->slot_count++] = (struct hm_user_slot){ev->slot, ev->flags, ev->gpa, ev->size};
+		return;
+	case HM_MOVE:
+	case HM_FLAGS:
+		if (i >= 0) {
+			vm->slots[i].gpa = ev->gpa;
+			vm->slots[i].flags = ev->flags;
+		}
+		return;
+	case HM_DELETE:
+		if (i >= 0)
+			vm->slots[i] = vm->slots[--vm->slot_count];
+		return;
+	case HM_UNCHANGED:
+	case HM_INVALID:
+	case HM_NOT_SLOT:
+		return;
+	}
+}
+
+void hm_commit(struct hm_vm *vm, const struct hm_event *ev, const struct hm_verdict *v,
+	       bool succeeded)
+{
+	bool want[HM_PRIVATE_COUNT];
+
+	if (!succeeded) {
+		/* The APIC-access page is born before the identity map fails, and
+		 * stays (the kernel does not undo it). */
+		if (ev->call == HM_CREATE_VCPU && v->answer == HM_REFUSE_BIRTH &&
+		    v->which == HM_IDENTITY_MAP) {
+			vcpu_births(vm, want);
+			if (want[HM_APIC_ACCESS])
+				born(vm, HM_APIC_ACCESS, HM_APIC_ACCESS_GPA, SR_PAGE_SIZE);
+		}
+		return;
+	}
+	switch (ev->call) {
+	case HM_SET_SLOT:
+		commit_slot(vm, ev, v->change);
+		break;
+	case HM_CREATE_IRQCHIP:
+	case HM_SPLIT_IRQCHIP:
+		vm->lapic_in_kernel = true;
+		break;
+	case HM_CREATE_VCPU:
+		vcpu_births(vm, want);
+		for (int p = HM_APIC_ACCESS; p <= HM_IDENTITY_MAP; p++)
+			if (want[p])
+				born(vm, (enum hm_private)p, birth_gpa(vm, p), SR_PAGE_SIZE);
+		break;
+	case HM_SET_TSS_ADDR:
+		if (keeps(vm, HM_TSS))
+			born(vm, HM_TSS, ev->gpa, HM_TSS_PAGES * SR_PAGE_SIZE);
+		break;
+	case HM_SET_IDENTITY_MAP:
+		vm->identity_map_gpa = ev->gpa;
+		break;
+	}
+}

@@ -1,0 +1,115 @@
+/* Host models: which private memslots a class of KVM host keeps, where, and
+ * at which ioctl they appear. Pure code (no ioctls): `vmm --host` reads the
+ * table, kvm-as feeds it every memslot-related ioctl of a traced VMM or of a
+ * strace log. The rules follow the kernel (6.1 and 6.12); each is cited where
+ * it is applied in hostmodel.c. */
+#ifndef SCRATCHRIG_HOSTMODEL_H
+#define SCRATCHRIG_HOSTMODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+#define HM_APIC_ACCESS_GPA 0xFEE00000ULL     /* APIC_DEFAULT_PHYS_BASE */
+#define HM_IDENTITY_MAP_GPA 0xFFFBC000ULL    /* VMX_EPT_IDENTITY_PAGETABLE_ADDR */
+#define HM_TSS_PAGES 3                       /* RMODE_TSS_SIZE rounded up: vmx_set_tss_addr */
+#define HM_MAX_USER_SLOTS 512                /* live user slots one model VM follows */
+
+/* The private slots of KVM on x86 (arch/x86/include/asm/kvm_host.h:
+ * TSS_PRIVATE_MEMSLOT, APIC_ACCESS_PAGE_PRIVATE_MEMSLOT,
+ * IDENTITY_PAGETABLE_PRIVATE_MEMSLOT). */
+enum hm_private { HM_APIC_ACCESS, HM_IDENTITY_MAP, HM_TSS, HM_PRIVATE_COUNT };
+
+struct hm_model {
+	const char *name;
+	const char *hosts; /* which real hosts behave like this */
+	unsigned privates; /* bit (1 << enum hm_private) for each slot it keeps */
+};
+
+extern const struct hm_model hm_models[];
+extern const unsigned hm_model_count;
+
+/* NULL when no model has that name. */
+const struct hm_model *hm_model_find(const char *name);
+
+/* "intel, intel-noug, amd-avic, none": for messages. */
+const char *hm_model_names(void);
+
+/* Label of a private slot for messages ("the KVM APIC-access page ..."). */
+const char *hm_private_name(enum hm_private p);
+
+/* The ranges a default VM (in-kernel LAPIC, one vCPU, no KVM_SET_TSS_ADDR or
+ * KVM_SET_IDENTITY_MAP_ADDR) of this model has: what `vmm --host` registers
+ * as placeholders. Appends to `out`; false when it is full. */
+bool hm_model_default_ranges(const struct hm_model *m, struct sr_ranges *out);
+
+/* One memslot-related ioctl on a VM. */
+enum hm_call {
+	HM_SET_SLOT,        /* KVM_SET_USER_MEMORY_REGION(2): slot, flags, gpa, size (0: delete) */
+	HM_CREATE_IRQCHIP,  /* KVM_CREATE_IRQCHIP */
+	HM_SPLIT_IRQCHIP,   /* KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP) */
+	HM_CREATE_VCPU,     /* KVM_CREATE_VCPU */
+	HM_SET_TSS_ADDR,    /* KVM_SET_TSS_ADDR: gpa */
+	HM_SET_IDENTITY_MAP /* KVM_SET_IDENTITY_MAP_ADDR: gpa */
+};
+
+struct hm_event {
+	enum hm_call call;
+	uint32_t slot; /* as_id << 16 | id, as KVM takes it */
+	uint32_t flags;
+	uint64_t gpa;
+	uint64_t size;
+};
+
+struct hm_user_slot {
+	uint32_t slot;
+	uint32_t flags;
+	uint64_t gpa;
+	uint64_t size;
+};
+
+/* One VM as a model host sees it. */
+struct hm_vm {
+	const struct hm_model *model;
+	bool lapic_in_kernel;
+	uint64_t identity_map_gpa;
+	bool live[HM_PRIVATE_COUNT];
+	struct sr_range priv[HM_PRIVATE_COUNT]; /* valid when live */
+	unsigned slot_count;
+	struct hm_user_slot slots[HM_MAX_USER_SLOTS];
+	bool overflow; /* more live user slots than HM_MAX_USER_SLOTS: judged without them */
+};
+
+enum hm_answer {
+	HM_ALLOW,
+	HM_REFUSE_PRIVATE, /* a user slot created or moved over a private range */
+	HM_REFUSE_BIRTH,   /* a private slot would appear over a live user slot */
+	HM_REFUSE_AGAIN,   /* KVM_SET_TSS_ADDR while the TSS slot exists */
+	HM_REFUSE_USER,    /* a user slot over another user slot: every host refuses it */
+};
+
+enum hm_change { HM_CREATE, HM_MOVE, HM_FLAGS, HM_DELETE, HM_UNCHANGED, HM_INVALID, HM_NOT_SLOT };
+
+struct hm_verdict {
+	enum hm_answer answer;
+	enum hm_change change;  /* for HM_SET_SLOT */
+	enum hm_private which;  /* the private slot involved (all refusals but USER) */
+	struct sr_range priv;   /* its range */
+	struct hm_user_slot other; /* the user slot it collides with (BIRTH, USER) */
+};
+
+void hm_vm_init(struct hm_vm *vm, const struct hm_model *model);
+
+/* What this model's KVM would answer; changes nothing. */
+struct hm_verdict hm_judge(const struct hm_vm *vm, const struct hm_event *ev);
+
+/* Record the call's effect once its outcome is known: `succeeded` is whether
+ * the call took effect (the kernel returned >= 0). A refused vCPU creation
+ * keeps the private slots born before the failing one, as the kernel does. */
+void hm_commit(struct hm_vm *vm, const struct hm_event *ev, const struct hm_verdict *v,
+	       bool succeeded);
+
+const char *hm_change_name(enum hm_change c);
+
+#endif

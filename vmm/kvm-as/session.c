@@ -1,0 +1,227 @@
+#include "session.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void out_of_memory(void)
+{
+	fprintf(stderr, "kvm-as: out of memory\n");
+	exit(3);
+}
+
+void ks_init(struct ks_session *s, const struct hm_model *host, FILE *trace)
+{
+	memset(s, 0, sizeof(*s));
+	s->host = host;
+	s->host_index = (unsigned)(host - hm_models);
+	s->trace = trace;
+}
+
+void ks_free(struct ks_session *s)
+{
+	for (unsigned i = 0; i < s->vm_count; i++)
+		free(s->vms[i]);
+	free(s->vms);
+	free(s->procs);
+}
+
+struct ks_proc *ks_proc(struct ks_session *s, pid_t tgid)
+{
+	for (unsigned i = 0; i < s->proc_count; i++)
+		if (s->procs[i].tgid == tgid)
+			return &s->procs[i];
+	if (s->proc_count == s->proc_cap) {
+		s->proc_cap = s->proc_cap ? 2 * s->proc_cap : 16;
+		struct ks_proc *grown = realloc(s->procs, s->proc_cap * sizeof(*s->procs));
+		if (grown == NULL)
+			out_of_memory();
+		s->procs = grown;
+	}
+	s->procs[s->proc_count] = (struct ks_proc){.tgid = tgid};
+	return &s->procs[s->proc_count++];
+}
+
+void ks_fork(struct ks_session *s, pid_t parent_tgid, pid_t child_tgid)
+{
+	struct ks_proc copy = *ks_proc(s, parent_tgid);
+	struct ks_proc *child = ks_proc(s, child_tgid);
+
+	copy.tgid = child_tgid;
+	*child = copy;
+}
+
+void ks_exec(struct ks_session *s, pid_t tgid)
+{
+	ks_proc(s, tgid)->count = 0;
+}
+
+static void map_fd(struct ks_proc *p, int fd, struct ks_vm *vm)
+{
+	for (unsigned i = 0; i < p->count; i++)
+		if (p->fds[i].fd == fd) {
+			p->fds[i].vm = vm;
+			return;
+		}
+	if (p->count < KS_MAX_VM_FDS) /* beyond: that VM is not followed (README: limits) */
+		p->fds[p->count++] = (typeof(p->fds[0])){fd, vm};
+}
+
+static struct ks_vm *new_vm(struct ks_session *s, pid_t tgid, int fd)
+{
+	struct ks_vm **grown = realloc(s->vms, (s->vm_count + 1) * sizeof(*s->vms));
+	struct ks_vm *vm;
+
+	if (grown == NULL)
+		out_of_memory();
+	s->vms = grown;
+	if ((vm = calloc(1, sizeof(*vm))) == NULL)
+		out_of_memory();
+	s->vms[s->vm_count++] = vm;
+	vm->id = s->vm_count;
+	vm->pid = tgid;
+	vm->fd = fd;
+	for (unsigned m = 0; m < hm_model_count; m++)
+		hm_vm_init(&vm->model[m], &hm_models[m]);
+	map_fd(ks_proc(s, tgid), fd, vm);
+	return vm;
+}
+
+struct ks_vm *ks_adopt(struct ks_session *s, pid_t tgid, int fd)
+{
+	return new_vm(s, tgid, fd);
+}
+
+struct ks_vm *ks_lookup(struct ks_session *s, pid_t tgid, int fd)
+{
+	struct ks_proc *p = ks_proc(s, tgid);
+
+	for (unsigned i = 0; i < p->count; i++)
+		if (p->fds[i].fd == fd)
+			return p->fds[i].vm;
+	return NULL;
+}
+
+static bool refuses(enum hm_answer a)
+{
+	/* User-over-user overlaps are the real kernel's to refuse. */
+	return a == HM_REFUSE_PRIVATE || a == HM_REFUSE_BIRTH || a == HM_REFUSE_AGAIN;
+}
+
+void ks_begin(struct ks_session *s, pid_t tgid, const struct kc_call *c, struct ks_pending *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->call = *c;
+	if (c->ioctl->kind != KC_MODEL || !c->modelled)
+		return;
+	p->vm = ks_lookup(s, tgid, c->fd);
+	if (p->vm == NULL)
+		return;
+	for (unsigned m = 0; m < hm_model_count; m++)
+		p->v[m] = hm_judge(&p->vm->model[m], &c->ev);
+	p->refuse = refuses(p->v[s->host_index].answer);
+}
+
+static void json_hex(FILE *f, const char *key, uint64_t v)
+{
+	fprintf(f, ",\"%s\":\"0x%llx\"", key, (unsigned long long)v);
+}
+
+static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending *p, long result,
+		       unsigned vm_id)
+{
+	const struct kc_call *c = &p->call;
+	const struct hm_verdict *hv = &p->v[s->host_index];
+	FILE *f = s->trace;
+
+	if (f == NULL)
+		return;
+	fprintf(f, "{\"time\":%.6f,\"pid\":%d,\"vm\":", p->time, (int)pid);
+	if (vm_id)
+		fprintf(f, "%u", vm_id);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"fd\":%d,\"ioctl\":\"%s\"", c->fd, c->ioctl->name);
+	if (c->ioctl->kind == KC_MODEL && c->ev.call == HM_SET_SLOT) {
+		fprintf(f, ",\"slot\":%u,\"flags\":%u", c->ev.slot, c->ev.flags);
+		json_hex(f, "gpa", c->ev.gpa);
+		json_hex(f, "size", c->ev.size);
+		if (c->ev.size)
+			json_hex(f, "last", c->ev.gpa + c->ev.size - 1);
+		fprintf(f, ",\"change\":\"%s\"", hm_change_name(hv->change));
+	} else if (c->ioctl->kind == KC_MODEL &&
+		   (c->ev.call == HM_SET_TSS_ADDR || c->ev.call == HM_SET_IDENTITY_MAP)) {
+		json_hex(f, "gpa", c->ev.gpa);
+	} else if (c->ioctl->kind == KC_MODEL && c->ev.call == HM_SPLIT_IRQCHIP) {
+		fprintf(f, ",\"cap\":%u", c->cap);
+	}
+	if (result >= 0)
+		fprintf(f, ",\"result\":%ld", result);
+	else
+		fprintf(f, ",\"result\":\"%s\"", result == -EEXIST ? "EEXIST" : strerrorname_np((int)-result) ? strerrorname_np((int)-result) : "error");
+	fprintf(f, ",\"refused\":%s", p->refuse ? "true" : "false");
+	if (p->refuse)
+		fprintf(f, ",\"hit\":{\"base\":\"0x%llx\",\"last\":\"0x%llx\",\"what\":\"%s\"}",
+			(unsigned long long)hv->priv.base,
+			(unsigned long long)(hv->priv.base + hv->priv.size - 1), hv->priv.what);
+	else
+		fputs(",\"hit\":null", f);
+	if (p->vm) {
+		fputs(",\"models\":{", f);
+		for (unsigned m = 0; m < hm_model_count; m++)
+			fprintf(f, "%s\"%s\":\"%s\"", m ? "," : "", hm_models[m].name,
+				refuses(p->v[m].answer) ? "refuse" : "allow");
+		fputc('}', f);
+	}
+	fputs("}\n", f);
+	fflush(f);
+}
+
+bool ks_end(struct ks_session *s, pid_t pid, pid_t tgid, struct ks_pending *p, long result)
+{
+	struct ks_vm *vm = p->vm;
+	bool first = false;
+
+	if (p->call.ioctl->kind == KC_CREATE_VM) {
+		unsigned id = 0;
+		if (result >= 0)
+			id = new_vm(s, tgid, (int)result)->id;
+		trace_line(s, pid, p, result, id);
+		return false;
+	}
+	if (vm == NULL)
+		return false; /* not a VM we follow: no line, nothing to judge */
+	for (unsigned m = 0; m < hm_model_count; m++) {
+		if (refuses(p->v[m].answer)) {
+			unsigned n = vm->refusals[m]++;
+			if (n < KS_MAX_REFUSALS)
+				kc_describe(&p->call, vm->first[m][n], sizeof(vm->first[m][n]));
+			if (m == s->host_index && n == 0)
+				first = true;
+		}
+		/* Every model follows what really happened here. */
+		hm_commit(&vm->model[m], &p->call.ev, &p->v[m], result >= 0);
+	}
+	trace_line(s, pid, p, result, vm->id);
+	return first;
+}
+
+void ks_summary(const struct ks_session *s, FILE *out)
+{
+	for (unsigned m = 0; m < hm_model_count; m++) {
+		unsigned total = 0;
+		for (unsigned i = 0; i < s->vm_count; i++)
+			total += s->vms[i]->refusals[m];
+		fprintf(out, "kvm-as: summary: %-10s %s\n", hm_models[m].name,
+			total ? "would refuse:" : "would refuse nothing");
+		for (unsigned i = 0; i < s->vm_count; i++) {
+			const struct ks_vm *vm = s->vms[i];
+			for (unsigned n = 0; n < vm->refusals[m] && n < KS_MAX_REFUSALS; n++)
+				fprintf(out, "kvm-as: summary: %-10s   VM %u: %s\n", hm_models[m].name, vm->id,
+					vm->first[m][n]);
+			if (vm->refusals[m] > KS_MAX_REFUSALS)
+				fprintf(out, "kvm-as: summary: %-10s   VM %u: and %u more\n", hm_models[m].name,
+					vm->id, vm->refusals[m] - KS_MAX_REFUSALS);
+		}
+	}
+}

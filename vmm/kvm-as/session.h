@@ -1,0 +1,76 @@
+/* What kvm-as knows about the traced VMM: its VMs (each judged by every host
+ * model at once), which fd of which process is which VM, and the calls in
+ * flight. Pure bookkeeping: the tracer feeds it, tests can too. */
+#ifndef KVM_AS_SESSION_H
+#define KVM_AS_SESSION_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "kvm_calls.h"
+
+#define KS_MAX_MODELS 8
+#define KS_MAX_VM_FDS 64 /* per process */
+#define KS_MAX_REFUSALS 16 /* remembered per VM and model, for the summary */
+
+struct ks_vm {
+	unsigned id; /* 1, 2, ... in creation order */
+	pid_t pid;
+	int fd;
+	struct hm_vm model[KS_MAX_MODELS];
+	unsigned refusals[KS_MAX_MODELS];
+	char first[KS_MAX_MODELS][KS_MAX_REFUSALS][160];
+};
+
+struct ks_proc {
+	pid_t tgid;
+	unsigned count;
+	struct {
+		int fd;
+		struct ks_vm *vm;
+	} fds[KS_MAX_VM_FDS];
+};
+
+struct ks_session {
+	const struct hm_model *host; /* the model whose refusals are applied */
+	unsigned host_index;
+	FILE *trace;                 /* JSON lines, or NULL */
+	unsigned vm_count, proc_count, proc_cap;
+	struct ks_vm **vms;
+	struct ks_proc *procs;
+};
+
+/* A call between its seccomp stop and its syscall exit. */
+struct ks_pending {
+	struct kc_call call;
+	struct ks_vm *vm; /* NULL: KVM_CREATE_VM or an fd that is no VM */
+	struct hm_verdict v[KS_MAX_MODELS];
+	bool refuse; /* the host model refuses: the call never reaches KVM */
+	double time;
+};
+
+void ks_init(struct ks_session *s, const struct hm_model *host, FILE *trace);
+void ks_free(struct ks_session *s);
+
+/* Process bookkeeping: a new process copies its parent's table (fork);
+ * exec clears it (KVM fds are close-on-exec in practice). */
+struct ks_proc *ks_proc(struct ks_session *s, pid_t tgid);
+void ks_fork(struct ks_session *s, pid_t parent_tgid, pid_t child_tgid);
+void ks_exec(struct ks_session *s, pid_t tgid);
+
+/* A VM fd found another way (inherited, dup'ed): start following it. */
+struct ks_vm *ks_adopt(struct ks_session *s, pid_t tgid, int fd);
+struct ks_vm *ks_lookup(struct ks_session *s, pid_t tgid, int fd);
+
+/* At the seccomp stop: judge the call under every model. */
+void ks_begin(struct ks_session *s, pid_t tgid, const struct kc_call *c, struct ks_pending *p);
+
+/* At the syscall exit: `result` is what the caller gets (-errno or >= 0).
+ * Records the effect, writes the trace line, and returns true when this is
+ * the host model's first refusal in that VM (so the tracer can say so). */
+bool ks_end(struct ks_session *s, pid_t pid, pid_t tgid, struct ks_pending *p, long result);
+
+/* At exit: per model, which calls it would refuse. */
+void ks_summary(const struct ks_session *s, FILE *out);
+
+#endif
