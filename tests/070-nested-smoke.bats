@@ -76,7 +76,7 @@ assert_booted() {
 @test "forced-AVIC L1: 0x6882000 under --layout single hits the real slot: EEXIST, exit 4" {
 	assert_booted forced
 	assert_l1_run "$SMOKE_OUT/forced" 1 4 0
-	run sed -n '/^=== rig run 1 /,/^=== rig run 1 .*rc=/p' "$SMOKE_OUT/forced/console.log"
+	run run_output "$SMOKE_OUT/forced" 1
 	assert_output --partial "EEXIST"
 	assert_output --partial "0xfee00000"
 }
@@ -92,7 +92,7 @@ assert_booted() {
 	assert_output --partial "rc=0 ranges=none"
 	assert_l1_run "$SMOKE_OUT/noavic" 1 0 1
 	# The guest read a real LAPIC version through MMIO at 0xfee00030 (not 0: not scratch RAM).
-	run sed -n '/^=== rig run 1 /,/^=== rig run 1 .*rc=/p' "$SMOKE_OUT/noavic/console.log"
+	run run_output "$SMOKE_OUT/noavic" 1
 	assert_output --regexp 'LAPIC version register 0x000[1-9a-f][0-9a-f]{4}'
 	refute_output --partial -- '--apic-check off'
 }

@@ -80,14 +80,14 @@ phase_line() {
 
 @test "Intel L1: single 0x1200000 gets the kernel's EEXIST (exit 4); 0x11FF000 boots" {
 	assert_l1_run "$SMOKE_OUT" 1 4 0
-	run sed -n '/^=== rig run 1 /,/^=== rig run 1 .*rc=/p' "$SMOKE_OUT/console.log"
+	run run_output "$SMOKE_OUT" 1
 	assert_output --partial "(EEXIST): it overlaps [0xfee00000-0xfee00fff], the KVM APIC-access page"
 	assert_l1_run "$SMOKE_OUT" 2 0 1
 }
 
 @test "Intel L1: split 0x6882000 boots with a real LAPIC and IOAPIC and takes every interrupt" {
 	assert_l1_run "$SMOKE_OUT" 3 0 1
-	run sed -n '/^=== rig run 3 /,/^=== rig run 3 .*rc=/p' "$SMOKE_OUT/console.log"
+	run run_output "$SMOKE_OUT" 3
 	assert_output --partial "guest: LAPIC version register 0x00050014"
 	assert_output --partial "guest: IOAPIC version register 0x00170011"
 	assert_output --regexp "guest: interrupts taken: 1 one-shot timer, [3-9] periodic timer, [3-9] external"

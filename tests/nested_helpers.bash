@@ -49,3 +49,10 @@ assert_l1_run() {
 		return 1
 	fi
 }
+
+# run_output DIR N: run N's section of an L1's console.log, with the kernel's own lines taken out
+# (printk interleaves with the VMM's output on the console, even mid-line).
+run_output() {
+	sed -n "/^=== rig run $2 /,/^=== rig run $2 .*rc=/p" "$1/console.log" | tr -d '\r' |
+		perl -0pe 's/\[ *\d+\.\d+\] [^\n]*\n//g'
+}
