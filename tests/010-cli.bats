@@ -6,7 +6,7 @@ load helpers
 @test "--help lists every option and exits 0" {
 	run_vmm 0 --help
 	for opt in --scratch-size --layout --gpa-top --irqchip --apic-check --interrupts --reserve \
-		--emulate-apic-page --touch --timeout --probe --guest --kvm-device --verbose; do
+		--emulate-apic-page --vcpu-order --touch --timeout --probe --guest --kvm-device --verbose; do
 		assert_output --partial -- "$opt"
 	done
 }
@@ -54,6 +54,7 @@ bad_invocations() {
 --apic-check yes|on or off
 --apic-check on --irqchip off|needs --irqchip on
 --touch some|all or none
+--vcpu-order later|before-scratch or after-scratch
 --thp 2m|on or off
 --interrupts 1001|count from 0 to 1000
 --interrupts many|count from 0 to 1000

@@ -127,15 +127,21 @@ static int match_option(const char *arg, const char **inline_value)
 	return -1;
 }
 
-static bool parse_on_off(const char *v, bool *out)
+/* A two-word choice: `yes` sets *out, `no` clears it; false for anything else. */
+static bool parse_pair(const char *v, const char *yes, const char *no, bool *out)
 {
-	if (strcmp(v, "on") == 0)
+	if (strcmp(v, yes) == 0)
 		*out = true;
-	else if (strcmp(v, "off") == 0)
+	else if (strcmp(v, no) == 0)
 		*out = false;
 	else
 		return false;
 	return true;
+}
+
+static bool parse_on_off(const char *v, bool *out)
+{
+	return parse_pair(v, "on", "off", out);
 }
 
 static enum sr_parse_status add_reserve(struct sr_options *opt, const char *value, char *err,
@@ -239,19 +245,11 @@ static enum sr_parse_status apply(struct sr_options *opt, int id, const char *na
 		*interrupts = (long)n;
 		break;
 	case OPT_VCPU_ORDER:
-		if (strcmp(v, "before-scratch") == 0)
-			opt->vcpu_after_scratch = false;
-		else if (strcmp(v, "after-scratch") == 0)
-			opt->vcpu_after_scratch = true;
-		else
+		if (!parse_pair(v, "after-scratch", "before-scratch", &opt->vcpu_after_scratch))
 			return fail(err, err_size, "%s %s: must be before-scratch or after-scratch", name, v);
 		break;
 	case OPT_TOUCH:
-		if (strcmp(v, "all") == 0)
-			opt->touch_all = true;
-		else if (strcmp(v, "none") == 0)
-			opt->touch_all = false;
-		else
+		if (!parse_pair(v, "all", "none", &opt->touch_all))
 			return fail(err, err_size, "%s %s: must be all or none", name, v);
 		break;
 	case OPT_TIMEOUT:
