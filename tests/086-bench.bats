@@ -64,14 +64,14 @@ setup() {
 	local out=$BATS_TEST_TMPDIR/build
 	mkdir -p "$out/bench"
 	cp "$VMM" "$out/vmm"
-	cp "$(dirname "$VMM")/guest.elf" "$out/guest.elf"
+	cp "$(dirname "$VMM")/guest.elf" "$(dirname "$VMM")/kvm-as" "$out/"
 	cp "$BENCH_BIN"/minimal-kvm "$BENCH_BIN"/minimal-touch "$BENCH_BIN"/host-touch "$out/bench/"
 	BUILD=$out run_bench 0 "$REPO_ROOT/ci/bench/run" --quick
 	python3 - "$out/bench/results.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 names = {c["name"] for c in r["checks"]}
-want = {"cold", "setup-3G", "setup-60G", "rss-3G", "touch", "split-irqoff", "split-irqoff-11ff000", "split-irqon", "split-touch"}
+want = {"cold", "kvm-as", "setup-3G", "setup-60G", "rss-3G", "touch", "split-irqoff", "split-irqoff-11ff000", "split-irqon", "split-touch"}
 assert want <= names, f"missing checks: {want - names}"
 for c in r["checks"]:
     assert c["value"] > 0, c

@@ -126,7 +126,7 @@ fake_host() {
 	rm -rf "$d"
 	mkdir -p "$d/sys/module/kvm/parameters" "$d/sys/module/$mod/parameters" "$d/defaults/$mod" "$d/proc"
 	if [[ $v == intel ]]; then
-		for kv in enable_apicv=Y flexpriority=Y nested=Y ept=Y; do echo "${kv#*=}" >"$d/defaults/$mod/${kv%%=*}"; done
+		for kv in enable_apicv=Y flexpriority=Y nested=Y ept=Y unrestricted_guest=Y; do echo "${kv#*=}" >"$d/defaults/$mod/${kv%%=*}"; done
 		printf 'vendor_id\t: GenuineIntel\nmodel name\t: Fake Xeon\nflags\t\t: fpu vmx ept flexpriority\n' >"$d/proc/cpuinfo"
 	else
 		for kv in avic=Y force_avic=N nested=1 npt=Y; do echo "${kv#*=}" >"$d/defaults/$mod/${kv%%=*}"; done
@@ -163,6 +163,16 @@ matrix_modargs() {
 		l1 && /^vendor *=/ { sub(/^vendor *= */, ""); vend = $0 }
 		l1 && /^modargs *=/ { sub(/^modargs *= */, ""); args = $0 }
 		END { if (l1 && vend == v && args != "") print args }' "$REPO_ROOT/ci/matrix.cfg" | awk '!seen[$0]++'
+}
+
+# restore_line DIR VENDOR: the load that restores the original parameters: every parameter
+# the matrix sets, in the order the matrix first names them, with its value in DIR/sys before.
+restore_line() {
+	local k line="kvm_$2"
+	for k in $(matrix_modargs "$2" | tr ' ' '\n' | sed 's/=.*//' | awk '!seen[$0]++'); do
+		line+=" $k=$(cat "$1/sys/module/kvm_$2/parameters/$k")"
+	done
+	echo "$line"
 }
 
 teardown() {
@@ -323,15 +333,17 @@ host_run_ok() {
 	require_root
 	local d=$BATS_TEST_TMPDIR/h want
 	fake_host "$d" intel enable_apicv=N nested=N # loaded with options: not the defaults
+	local restore
+	restore=$(restore_line "$d" intel)
 	hw_fake "$d" RELOAD_KVM=1 HW_SIZES="11ff000 1200000"
 	[ "$status" -eq 0 ] || { show; false; }
 	# Each [l1] parameter set of ci/matrix.cfg for Intel, unload before load, then the restore
 	# with the original values (explicitly: /etc/modprobe.d may say otherwise).
 	want=$(matrix_modargs intel | while read -r a; do echo "-r kvm_intel"; echo "kvm_intel $a"; done)
-	want+=$'\n'"-r kvm_intel"$'\n'"kvm_intel enable_apicv=N flexpriority=Y nested=N"
+	want+=$'\n'"-r kvm_intel"$'\n'"$restore"
 	[ "$(cat "$d/calls.log")" = "$want" ] || { diff <(echo "$want") "$d/calls.log"; false; }
-	[ "$(matrix_modargs intel | wc -l)" -eq 4 ]
-	[ "$(params "$d" kvm_intel)" = "enable_apicv=N ept=Y flexpriority=Y nested=N" ]
+	[ "$(matrix_modargs intel | wc -l)" -eq 6 ]
+	[ "$(params "$d" kvm_intel)" = "enable_apicv=N ept=Y flexpriority=Y nested=N unrestricted_guest=Y" ]
 	J=$d/out/report.json
 	[ "$(json "$J" .reload.state)" = measured ]
 	[ "$(json "$J" .reload.restore)" = restored ]
@@ -376,6 +388,8 @@ host_run_ok() {
 	require_root
 	local d=$BATS_TEST_TMPDIR/h rc=0 n
 	fake_host "$d" intel nested=N
+	local restore
+	restore=$(restore_line "$d" intel)
 	env HW_OUT="$d/out" HW_SYSFS="$d/sys" HW_PROC="$d/proc" HW_MODPROBE="$BATS_FILE_TMPDIR/fx/modprobe" \
 		FAKE_LOG="$d/calls.log" FAKE_DEFAULTS="$d/defaults" FAKE_SLEEP_ON=flexpriority=0 \
 		VMM="$BATS_FILE_TMPDIR/fx/vmm" REAL_VMM="$VMM" HW_SIZES=1200000 HW_TOUCH=none HW_NESTED=0 RELOAD_KVM=1 \
@@ -387,8 +401,8 @@ host_run_ok() {
 	wait "$pid" || rc=$?
 	[ "$rc" -eq 130 ] || { cat "$d/stdout" "$d/stderr"; fail "exit $rc, not 130"; }
 	grep -q 'interrupted by SIGTERM' "$d/stderr"
-	[ "$(params "$d" kvm_intel)" = "enable_apicv=Y ept=Y flexpriority=Y nested=N" ]
-	[ "$(tail -n 2 "$d/calls.log")" = $'-r kvm_intel\nkvm_intel enable_apicv=Y flexpriority=Y nested=N' ]
+	[ "$(params "$d" kvm_intel)" = "enable_apicv=Y ept=Y flexpriority=Y nested=N unrestricted_guest=Y" ]
+	[ "$(tail -n 2 "$d/calls.log")" = "-r kvm_intel"$'\n'"$restore" ]
 	run grep -c 'flexpriority=0 nested=1' "$d/calls.log"
 	assert_output 1 # the last parameter set (enable_apicv=0 flexpriority=0) never loaded
 	[ "$(json "$d/out/report.json" .verdict)" = INTERRUPTED ]
@@ -401,6 +415,8 @@ host_run_ok() {
 	require_root
 	local d=$BATS_TEST_TMPDIR/h rc=0 n t0
 	fake_host "$d" intel
+	local restore
+	restore=$(restore_line "$d" intel)
 	env HW_OUT="$d/out" HW_SYSFS="$d/sys" HW_PROC="$d/proc" HW_MODPROBE="$BATS_FILE_TMPDIR/fx/modprobe" \
 		FAKE_LOG="$d/calls.log" FAKE_DEFAULTS="$d/defaults" FAKE_VMM_HANG="$d/hang" \
 		VMM="$BATS_FILE_TMPDIR/fx/vmm" REAL_VMM="$VMM" HW_SIZES=1200000 HW_TOUCH=none HW_NESTED=0 RELOAD_KVM=1 \
@@ -413,8 +429,8 @@ host_run_ok() {
 	wait "$pid" || rc=$?
 	[ "$rc" -eq 130 ] || { cat "$d/stdout" "$d/stderr"; fail "exit $rc, not 130"; }
 	[ $((SECONDS - t0)) -lt 20 ] # not the hung run's 60 s
-	[ "$(params "$d" kvm_intel)" = "enable_apicv=Y ept=Y flexpriority=Y nested=Y" ]
-	[ "$(tail -n 1 "$d/calls.log")" = "kvm_intel enable_apicv=Y flexpriority=Y nested=Y" ]
+	[ "$(params "$d" kvm_intel)" = "enable_apicv=Y ept=Y flexpriority=Y nested=Y unrestricted_guest=Y" ]
+	[ "$(tail -n 1 "$d/calls.log")" = "$restore" ]
 	[ "$(json "$d/out/report.json" .reload.restore)" = restored ]
 }
 
@@ -423,11 +439,14 @@ host_run_ok() {
 	require_root
 	local d=$BATS_TEST_TMPDIR/h
 	fake_host "$d" intel nested=N
+	local restore
+	restore=$(restore_line "$d" intel)
 	hw_fake "$d" RELOAD_KVM=1 HW_SIZES=48000 FAKE_FAIL_ON=nested=N
 	[ "$status" -eq 3 ] || { show; false; }
-	[[ $(json "$d/out/report.json" .reload.restore) == "FAILED: modprobe kvm_intel enable_apicv=Y flexpriority=Y nested=N failed"* ]]
+	[[ $(json "$d/out/report.json" .reload.restore) == "FAILED: modprobe ${restore#kvm_intel } failed"* ]] ||
+		[[ $(json "$d/out/report.json" .reload.restore) == "FAILED: modprobe $restore failed"* ]]
 	[ "$(json "$d/out/report.json" .verdict)" = FAIL ]
-	grep -q 'by hand: modprobe -r kvm_intel && modprobe kvm_intel enable_apicv=Y flexpriority=Y nested=N' "$d/out/report.md"
+	grep -qF "by hand: modprobe -r kvm_intel && modprobe $restore" "$d/out/report.md"
 	[[ $stderr == *"RESTORE FAILED"* ]]
 }
 
