@@ -66,6 +66,7 @@ setup() {
 	cp "$VMM" "$out/vmm"
 	cp "$(dirname "$VMM")/guest.elf" "$(dirname "$VMM")/kvm-as" "$out/"
 	cp "$BENCH_BIN"/minimal-kvm "$BENCH_BIN"/minimal-touch "$BENCH_BIN"/host-touch "$out/bench/"
+	mkdir -p "$out/guests" && cp "$REPO_ROOT/build/guests/qemu-boot.img" "$out/guests/"
 	BUILD=$out run_bench 0 "$REPO_ROOT/ci/bench/run" --quick
 	python3 - "$out/bench/results.json" <<'PY'
 import json, sys
@@ -76,6 +77,10 @@ assert want <= names, f"missing checks: {want - names}"
 for c in r["checks"]:
     assert c["value"] > 0, c
 assert r["targets_met"] + r["targets_missed"] == len(r["checks"])
+# the QEMU boot is measured, or the reason it is not is given
+q = r["kvm_as_qemu"]["status"]
+assert (q == "measured") == ("kvm-as-qemu" in names), q
+assert q == "measured" or q.startswith("not measured: "), q
 m = {x["name"] for x in r["measurements"]}
 assert {"minimal-kvm", "minimal-irqchip", "vmm-default", "all-256M", "all-256M-thp-off"} <= m, m
 PY
