@@ -7,7 +7,8 @@
 # Outputs, one directory per kernel version so several kernels coexist:
 #   $(BUILD)/images/<kver>/vmlinuz            copy of /boot/vmlinuz-<kver>
 #   $(BUILD)/images/<kver>/initramfs.cpio.gz  busybox-static, KVM modules (from modules.dep),
-#                                             vmm, guest.elf, kvm-as, images/init
+#                                             vmm, guest.elf, kvm-as, images/init,
+#                                             tests/kvm-as/*.strace (rig.replay)
 # Every input is a prerequisite, so a rebuild with nothing changed does nothing.
 
 BUILD ?= build
@@ -24,8 +25,9 @@ endif
 KERNEL ?= $(RIG_DEFAULT_KERNEL)
 IMAGE_KERNELS ?= $(KERNEL)
 
+RIG_TRACES := tests/kvm-as
 RIG_IMAGE_INPUTS := images/init images/mkinitramfs images/images.mk $(BUILD)/vmm $(BUILD)/guest.elf \
-	$(BUILD)/kvm-as
+	$(BUILD)/kvm-as $(wildcard $(RIG_TRACES)/*.strace)
 
 # rig_image_rules KVER: the two outputs of one kernel, or a rule that says what is missing.
 define rig_image_rules
@@ -38,7 +40,7 @@ $(BUILD)/images/$(1)/initramfs.cpio.gz: $(RIG_IMAGE_INPUTS) $(RIG_MODROOT)/$(1)/
 		$(shell MODROOT=$(RIG_MODROOT) images/mkinitramfs --list-modules $(1) 2>/dev/null) \
 		$(RIG_BUSYBOX)
 	MODROOT=$(RIG_MODROOT) BUSYBOX=$(RIG_BUSYBOX) images/mkinitramfs $(1) $$@ \
-		$(BUILD)/vmm $(BUILD)/guest.elf images/init $(BUILD)/kvm-as
+		$(BUILD)/vmm $(BUILD)/guest.elf images/init $(BUILD)/kvm-as $(RIG_TRACES)
 else
 $(BUILD)/images/$(1)/vmlinuz $(BUILD)/images/$(1)/initramfs.cpio.gz:
 	@echo "images: no kernel '$(1)': $(RIG_BOOT)/vmlinuz-$(1) is missing (apt-get install linux-image-$(1), or make kernels)" >&2

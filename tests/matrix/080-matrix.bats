@@ -148,6 +148,17 @@ run_of() {
 	assert_output ""
 }
 
+@test "kernel vs model: every host cell's kernel replays the traces of tests/kvm-as as its model does" {
+	[ -s "$CI_OUT/differential.tsv" ] || fail "no $CI_OUT/differential.tsv"
+	run awk -F'\t' 'NR > 1 && $3 ~ /^replay /' "$CI_OUT/differential.tsv"
+	[ -n "$output" ] || skip "no cell with a host model ran"
+	# at least one kernel with a real slot refused a replayed call, as its model did
+	run awk -F'\t' 'NR > 1 && $3 ~ /^replay / && $1 != "kvm-as none --replay" && $4 == 4 && $6 == "yes"' "$CI_OUT/differential.tsv"
+	[ -n "$output" ] || skip "no cell whose kernel has the slot ran"
+	run awk -F'\t' 'NR > 1 && $3 ~ /^replay / && $6 != "yes"' "$CI_OUT/differential.tsv"
+	assert_output ""
+}
+
 @test "Intel cells: kvm_intel answers the report's claims as its source says" {
 	run "$NESTED_ROOT/ci/verdicts" "$CI_OUT"
 	[ "$status" != 3 ] || skip "no Intel cell ran (make ci-matrix CELLS='*/bochs-*')"
