@@ -315,16 +315,16 @@ run_invariant() {
 }
 
 QEMU_BOOT=${QEMU_BOOT:-$REPO_ROOT/build/guests/qemu-boot.img}
+# shellcheck source=tests/guests/qemu-boot.bash
+. "$REPO_ROOT/tests/guests/qemu-boot.bash"
 
 # run_qemu OUT_PREFIX [wrapper...]: QEMU boots SeaBIOS and tests/guests/qemu-boot.S, which
 # prints one line on COM1 and powers off (exit 0); serial in OUT.serial, exit code in OUT.rc.
-# -cpu qemu64, not host: a KVM may refuse MSRs that -cpu host copies (kvm_pvm: 0x10a), and
-# QEMU then aborts.
 run_qemu() {
 	local out=$1 rc=0
 	shift
-	timeout -k 2 60 "$@" qemu-system-x86_64 -accel kvm -cpu qemu64 -m 64 -nodefaults -display none \
-		-no-reboot -drive "file=$QEMU_BOOT,format=raw,if=ide" -serial "file:$out.serial" -monitor none >/dev/null 2>&1 || rc=$?
+	timeout -k 2 60 "$@" "${QEMU_BOOT_CMD[@]}" -drive "file=$QEMU_BOOT,format=raw,if=ide" \
+		-serial "file:$out.serial" >/dev/null 2>&1 || rc=$?
 	echo "$rc" >"$out.rc"
 }
 
