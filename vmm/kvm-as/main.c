@@ -97,11 +97,9 @@ int main(int argc, char **argv)
 		return bad(msg);
 	}
 	ks_init(&s, host, trace);
-	rc = kt_run(&s, argv + i + 1);
-	if (trace) {
+	rc = kt_run(&s, argv + i + 1); /* returns only when tracing could not start */
+	if (trace)
 		fclose(trace);
-		ks_summary(&s, stderr);
-	}
 	ks_free(&s);
 	return rc;
 }

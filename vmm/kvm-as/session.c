@@ -225,3 +225,12 @@ void ks_summary(const struct ks_session *s, FILE *out)
 		}
 	}
 }
+
+void ks_finish(struct ks_session *s, FILE *out)
+{
+	if (s->trace == NULL)
+		return;
+	fclose(s->trace);
+	s->trace = NULL; /* a child that outlives the command is followed, not written */
+	ks_summary(s, out);
+}

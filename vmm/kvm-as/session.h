@@ -73,4 +73,7 @@ bool ks_end(struct ks_session *s, pid_t pid, pid_t tgid, struct ks_pending *p, l
 /* At exit: per model, which calls it would refuse. */
 void ks_summary(const struct ks_session *s, FILE *out);
 
+/* When the command ends: with a trace, close it and print the summary. */
+void ks_finish(struct ks_session *s, FILE *out);
+
 #endif

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -182,7 +184,7 @@ static void on_syscall_exit(struct ks_session *s, struct task *t)
 	}
 }
 
-static bool interrupted_by(int sig)
+static bool interrupt_signal(int sig)
 {
 	return sig == SIGINT || sig == SIGTERM || sig == SIGHUP;
 }
@@ -193,137 +195,128 @@ static void kill_all(void)
 		kill(tasks[i].pid, SIGKILL);
 }
 
-/* The child: wait until the tracer has seized us (a byte, or EOF if it could
- * not: then it kills us), then the filter, then exec. No stop is needed.
- * A failure goes up the close-on-exec pipe as "<stage> <errno>". */
-static void child(int report, int go, char **argv, const sigset_t *orig, const struct sigaction *chld)
+static void say_killed(const char *cmd, int sig)
 {
-	char byte;
-	int err;
+	fprintf(stderr, "kvm-as: %s was killed by signal %d (%s)\n", cmd, sig, strsignal(sig));
+}
 
-	sigaction(SIGCHLD, chld, NULL); /* the command gets the disposition we were given */
-	sigprocmask(SIG_SETMASK, orig, NULL);
-	while (read(go, &byte, 1) < 0 && errno == EINTR)
-		;
-	close(go);
-	if ((err = kf_install()) != 0) {
-		dprintf(report, "seccomp %d", err);
-		_exit(KA_EXIT_CANNOT_TRACE);
+/* Closes [from, to]; close_range where the kernel has it (5.9). */
+static void close_fds(int from, int to)
+{
+	if (from > to || syscall(SYS_close_range, (unsigned)from, (unsigned)to, 0U) == 0)
+		return;
+	for (int fd = from; fd <= to && fd < 65536; fd++)
+		close(fd);
+}
+
+/* The tracer keeps no fd of the caller's but stderr: a caller waiting for
+ * EOF on a pipe (bats' fd 3, a $(...)) must not wait for it. */
+static void drop_inherited_fds(int keep_a, int keep_b, int keep_c)
+{
+	int keep[3] = {keep_a, keep_b, keep_c}, from = 3, null;
+
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		close(null);
 	}
-	execvp(argv[0], argv);
-	dprintf(report, "exec %d", errno);
-	_exit(errno == ENOENT ? KA_EXIT_NOT_FOUND : KA_EXIT_NOT_EXECUTABLE);
-}
-
-static int verdict_of(int status, const char *cmd)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	fprintf(stderr, "kvm-as: %s was killed by signal %d (%s)\n", cmd, WTERMSIG(status),
-		strsignal(WTERMSIG(status)));
-	return 128 + WTERMSIG(status);
-}
-
-/* The child failed before exec (it has exited): say why. */
-static int startup_failure(const char *msg, const char *cmd)
-{
-	char stage[16] = "";
-	int err = 0;
-
-	sscanf(msg, "%15s %d", stage, &err);
-	if (strcmp(stage, "exec") == 0) {
-		fprintf(stderr, "kvm-as: %s: %s%s\n", cmd,
-			err == ENOENT ? "command not found" : strerror(err),
-			err == ENOENT ? " (check the name and PATH)" : "");
-		return err == ENOENT ? KA_EXIT_NOT_FOUND : KA_EXIT_NOT_EXECUTABLE;
+	for (int i = 1; i < 3; i++) /* sort the three */
+		for (int j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < 3; i++) {
+		if (keep[i] < from)
+			continue;
+		close_fds(from, keep[i] - 1);
+		from = keep[i] + 1;
 	}
-	fprintf(stderr, "kvm-as: cannot trace %s: installing the seccomp filter failed: %s\n", cmd,
-		strerror(err));
-	return KA_EXIT_CANNOT_TRACE;
+	close_fds(from, 0x7fffffff);
 }
 
-int kt_run(struct ks_session *s, char **argv)
+/* The tracer: a grandchild of kvm-as's process, which becomes CMD. It never
+ * returns. `report` gets "g" once CMD's process is seized, or "ptrace ERRNO". */
+static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, const char *cmd)
 {
 	const long opts = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
 			  PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC |
 			  PTRACE_O_EXITKILL;
-	struct sigaction dfl = {.sa_handler = SIG_DFL}, chld;
-	sigset_t mask, orig;
-	int pipefd[2], gofd[2], sfd, status, main_status = 0, stop_signal = 0;
-	bool main_done = false, exec_seen = false;
-	int startup_rc = -1;
-	char msg[64] = "";
-	ssize_t n;
-	pid_t pid, main_pid;
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, ign = {.sa_handler = SIG_IGN};
+	bool finished = false, interrupted = false, exec_seen = false;
+	int sfd, status, stop_signal = 0;
+	sigset_t mask;
+	pid_t pid;
 
-	/* An ignored SIGCHLD (inherited) would never reach the signalfd. */
-	sigaction(SIGCHLD, &dfl, &chld);
+	/* Out of the terminal's process group: Ctrl-C is CMD's to handle; we
+	 * follow CMD's fate. Writing to the terminal from there must not stop us. */
+	setpgid(0, 0);
+	sigaction(SIGTTOU, &ign, NULL);
+	sigaction(SIGTTIN, &ign, NULL);
+	sigaction(SIGTSTP, &ign, NULL);
+	sigaction(SIGCHLD, &dfl, NULL); /* an ignored SIGCHLD would hide tracee exits */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, &orig);
-	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0 || pipe2(pipefd, O_CLOEXEC) ||
-	    pipe2(gofd, O_CLOEXEC)) {
-		fprintf(stderr, "kvm-as: cannot trace %s: %s\n", argv[0], strerror(errno));
-		return KA_EXIT_CANNOT_TRACE;
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	drop_inherited_fds(report, sfd, s->trace ? fileno(s->trace) : -1);
+	if (sfd < 0) {
+		dprintf(report, "signalfd %d", errno);
+		_exit(0);
 	}
-	if ((main_pid = fork()) < 0) {
-		fprintf(stderr, "kvm-as: cannot trace %s: fork: %s\n", argv[0], strerror(errno));
-		return KA_EXIT_CANNOT_TRACE;
-	}
-	if (main_pid == 0) {
-		close(gofd[1]);
-		child(pipefd[1], gofd[0], argv, &orig, &chld);
-	}
-	close(pipefd[1]);
-	close(gofd[0]);
 	if (ptrace(PTRACE_SEIZE, main_pid, NULL, (void *)opts)) {
-		fprintf(stderr, "kvm-as: cannot trace %s: ptrace: %s (is kvm-as itself traced, or ptrace "
-			"forbidden here, e.g. by a container's seccomp profile or yama ptrace_scope 3?)\n",
-			argv[0], strerror(errno));
-		kill(main_pid, SIGKILL);
-		waitpid(main_pid, &status, 0);
-		return KA_EXIT_CANNOT_TRACE;
+		dprintf(report, "ptrace %d", errno);
+		_exit(0);
 	}
 	add_task(s, main_pid);
-	if (write(gofd[1], "g", 1) != 1) {
-		fprintf(stderr, "kvm-as: cannot trace %s: %s\n", argv[0], strerror(errno));
+	if (write(report, "g", 1) != 1)
 		kill(main_pid, SIGKILL);
-	}
-	close(gofd[1]);
+	close(report);
 
 	for (;;) {
 		struct signalfd_siginfo si;
+		siginfo_t next = {0};
 		struct task *t;
 		int sig, event, inject = 0;
 
-		pid = waitpid(-1, &status, __WALL | WNOHANG);
-		if (pid == 0) {
-			if (read(sfd, &si, sizeof(si)) == sizeof(si) && interrupted_by((int)si.ssi_signo) &&
-			    !stop_signal) {
-				stop_signal = (int)si.ssi_signo;
-				kill_all();
-			}
-			continue;
-		}
-		if (pid < 0) {
+		/* Look before reaping: CMD's caller learns of its end only when we
+		 * reap it (or exit), so the report and the summary come first. */
+		if (waitid(P_ALL, 0, &next, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) < 0) {
 			if (errno == EINTR)
 				continue;
 			break; /* ECHILD: every tracee is gone */
 		}
+		if (next.si_pid == 0) {
+			if (read(sfd, &si, sizeof(si)) == sizeof(si) && interrupt_signal((int)si.ssi_signo) &&
+			    !stop_signal) {
+				stop_signal = (int)si.ssi_signo;
+				fprintf(stderr, "kvm-as: interrupted by %s: stopping %s and its children\n",
+					strsignal(stop_signal), cmd);
+				kill_all();
+			}
+			continue;
+		}
+		pid = next.si_pid;
+		if (pid == main_pid && !finished &&
+		    (next.si_code == CLD_EXITED || next.si_code == CLD_KILLED || next.si_code == CLD_DUMPED)) {
+			bool killed = next.si_code != CLD_EXITED;
+			if (killed && exec_seen && !stop_signal)
+				say_killed(cmd, next.si_status);
+			if (exec_seen)
+				ks_finish(s, stderr);
+			finished = true;
+			if (killed || interrupted)
+				kill_all(); /* Ctrl-C or a kill: nothing of CMD's stays behind */
+			if (task_count == 1)
+				_exit(0); /* not reaped: its caller gets it as we go, so we end first */
+		}
+		if (waitpid(pid, &status, __WALL) < 0)
+			continue;
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			drop_task(pid);
-			if (pid == main_pid) {
-				main_status = status;
-				main_done = true;
-				/* Before exec: the pipe says whether the filter or exec failed. */
-				if (!exec_seen && (n = read(pipefd[0], msg, sizeof(msg) - 1)) > 0) {
-					msg[n] = '\0';
-					startup_rc = startup_failure(msg, argv[0]);
-				}
-			}
 			continue;
 		}
 		if (!WIFSTOPPED(status))
@@ -358,7 +351,8 @@ int kt_run(struct ks_session *s, char **argv)
 			if (t)
 				t->in_call = false;
 			ks_exec(s, t ? t->tgid : pid);
-			exec_seen = true;
+			if (pid == main_pid)
+				exec_seen = true;
 			ptrace(PTRACE_CONT, pid, NULL, NULL);
 			continue;
 		}
@@ -373,19 +367,78 @@ int kt_run(struct ks_session *s, char **argv)
 			inject = 0; /* fork, clone, vfork, vfork-done: nothing to pass on */
 		else
 			inject = sig; /* a signal for the tracee: deliver it */
+		if (!event && t->tgid == main_pid && interrupt_signal(sig))
+			interrupted = true; /* CMD got Ctrl-C or a kill: its end ends its children */
 		ptrace(PTRACE_CONT, pid, NULL, (void *)(long)inject);
 	}
-	close(sfd);
-	close(pipefd[0]);
-	free(tasks);
-	tasks = NULL;
-	task_count = task_cap = 0;
-	if (stop_signal) {
-		fprintf(stderr, "kvm-as: interrupted by %s: stopped %s and its children\n",
-			strsignal(stop_signal), argv[0]);
-		return 128 + stop_signal;
+	if (!finished && exec_seen)
+		ks_finish(s, stderr);
+	_exit(0);
+}
+
+/* Before exec: the tracer could not start or attach, or the filter failed. */
+static int cannot_trace(const char *cmd, const char *stage, int err)
+{
+	if (strcmp(stage, "ptrace") == 0)
+		fprintf(stderr, "kvm-as: cannot trace %s: ptrace: %s (is kvm-as itself traced, or ptrace "
+			"forbidden here, e.g. by a container's seccomp profile or yama ptrace_scope 3?)\n",
+			cmd, strerror(err));
+	else
+		fprintf(stderr, "kvm-as: cannot trace %s: %s: %s\n", cmd, stage, strerror(err));
+	return KA_EXIT_CANNOT_TRACE;
+}
+
+/* CMD stays in this process (its caller's child, with kvm-as's pid, exit
+ * status and signals, as without kvm-as); the tracer is a grandchild, as
+ * with strace -D: no wait chain between the caller and CMD (measured: a
+ * fork-and-wait wrapper cost a 16 ms VMM run 3 ms here), and CMD never has
+ * the tracer as a child (a VMM reaping all its children would wait for it). */
+int kt_run(struct ks_session *s, char **argv)
+{
+	int report[2], err, status;
+	char msg[64] = "", stage[16] = "";
+	bool ptracer_any;
+	pid_t self = getpid(), mid;
+	ssize_t n;
+
+	if (pipe2(report, O_CLOEXEC))
+		return cannot_trace(argv[0], "pipe", errno);
+	/* yama ptrace_scope 1 lets a process trace only its descendants: allow
+	 * ours (any, as its pid is not known yet) until it has attached. */
+	ptracer_any = prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0) == 0;
+	fflush(NULL);
+	if ((mid = fork()) < 0)
+		return cannot_trace(argv[0], "fork", errno);
+	if (mid == 0) {
+		pid_t t;
+		close(report[0]);
+		if ((t = fork()) == 0)
+			tracer(s, self, report[1], argv[0]);
+		_exit(t < 0 ? 1 : 0);
 	}
-	if (startup_rc >= 0)
-		return startup_rc;
-	return main_done ? verdict_of(main_status, argv[0]) : KA_EXIT_CANNOT_TRACE;
+	close(report[1]);
+	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+		;
+	while ((n = read(report[0], msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
+		;
+	close(report[0]);
+	if (ptracer_any)
+		prctl(PR_SET_PTRACER, 0, 0, 0, 0);
+	if (n != 1 || msg[0] != 'g') {
+		msg[n > 0 ? n : 0] = '\0';
+		err = 0;
+		if (sscanf(msg, "%15s %d", stage, &err) != 2)
+			return cannot_trace(argv[0], "fork", n < 0 ? errno : EAGAIN);
+		return cannot_trace(argv[0], stage, err);
+	}
+	/* Traced from here: leave with _exit (LeakSanitizer cannot run under ptrace). */
+	if ((err = kf_install()) != 0) {
+		cannot_trace(argv[0], "installing the seccomp filter failed", err);
+		_exit(KA_EXIT_CANNOT_TRACE);
+	}
+	execvp(argv[0], argv);
+	err = errno;
+	fprintf(stderr, "kvm-as: %s: %s%s\n", argv[0], err == ENOENT ? "command not found" : strerror(err),
+		err == ENOENT ? " (check the name and PATH)" : "");
+	_exit(err == ENOENT ? KA_EXIT_NOT_FOUND : KA_EXIT_NOT_EXECUTABLE);
 }

@@ -13,9 +13,10 @@
 #define KA_EXIT_NOT_EXECUTABLE 126
 #define KA_EXIT_NOT_FOUND 127
 
-/* Runs argv[0] (PATH search) and returns the exit code kvm-as should end
- * with: the command's own, 128+N when it (or kvm-as) got signal N, or one of
- * the codes above. */
+/* Execs argv[0] (PATH search) in this process, traced by a grandchild that
+ * writes the session's summary when it ends: CMD's exit status is this
+ * process's own. Returns (a code above) only when tracing could not start;
+ * after that, failures end the process with _exit. */
 int kt_run(struct ks_session *s, char **argv);
 
 #endif
