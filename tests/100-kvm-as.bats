@@ -118,6 +118,24 @@ os.execv(sys.argv[1], [sys.argv[1], "none", "--", "sh", "-c", "(true) & wait; ec
 	run_kvmas 137 intel -- sh -c 'kill -KILL $$'
 }
 
+@test "the command is kvm-as's own process: same pid, no tracer among its children, none left after it" {
+	local marker="kvmas-inplace-$$-$RANDOM" pid
+	# shellcheck disable=SC2016 # $$ is the inner shell's
+	"$KVM_AS" none -- sh -c 'echo $$; : '"$marker" >"$TMP/pid" &
+	pid=$!
+	wait "$pid"
+	assert_equal "$(cat "$TMP/pid")" "$pid"
+	# the tracer ended before the command's end reached us
+	! pgrep -f "$marker" || fail "a process of that kvm-as run is still there"
+	command -v python3 >/dev/null || skip "no python3 for a tracee that waits for all its children"
+	run_kvmas 0 none -- python3 -c 'import os
+try:
+    os.wait()
+except ChildProcessError:
+    print("no children")'
+	assert_equal "$output" "no children"
+}
+
 @test "SIGTERM or SIGINT to kvm-as kills the whole tracee tree and exits 128+N" {
 	local marker sig pid rc
 	for sig in TERM INT; do

@@ -37,7 +37,8 @@ static void usage(FILE *out)
 		"  %d          --replay: a call is refused (by HOST, or by the kernel with --kvm)\n"
 		"  %d        CMD found but not executable\n"
 		"  %d        CMD not found\n"
-		"  128+N      CMD killed by signal N, or kvm-as interrupted by signal N (CMD killed)\n",
+		"  128+N      CMD killed by signal N (CMD runs in kvm-as's own process: its caller\n"
+		"             sees that death, and kvm-as names the signal on stderr)\n",
 		KA_EXIT_USAGE, KA_EXIT_CANNOT_TRACE, KA_EXIT_REFUSED, KA_EXIT_NOT_EXECUTABLE,
 		KA_EXIT_NOT_FOUND);
 }

@@ -261,9 +261,7 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, c
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	drop_inherited_fds(report, sfd, s->trace ? fileno(s->trace) : -1);
-	if (sfd < 0) {
+	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
 		dprintf(report, "signalfd %d", errno);
 		_exit(0);
 	}
@@ -271,10 +269,11 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, c
 		dprintf(report, "ptrace %d", errno);
 		_exit(0);
 	}
-	add_task(s, main_pid);
-	if (write(report, "g", 1) != 1)
+	if (write(report, "g", 1) != 1) /* CMD's process waits for this byte */
 		kill(main_pid, SIGKILL);
 	close(report);
+	drop_inherited_fds(sfd, s->trace ? fileno(s->trace) : -1, -1);
+	add_task(s, main_pid);
 
 	for (;;) {
 		struct signalfd_siginfo si;
@@ -417,11 +416,11 @@ int kt_run(struct ks_session *s, char **argv)
 		_exit(t < 0 ? 1 : 0);
 	}
 	close(report[1]);
-	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
-		;
 	while ((n = read(report[0], msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
 		;
 	close(report[0]);
+	while (waitpid(mid, &status, 0) < 0 && errno == EINTR) /* gone by now: CMD gets no zombie */
+		;
 	if (ptracer_any)
 		prctl(PR_SET_PTRACER, 0, 0, 0, 0);
 	if (n != 1 || msg[0] != 'g') {
