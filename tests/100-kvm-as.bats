@@ -154,6 +154,24 @@ except ChildProcessError:
 	done
 }
 
+@test "SIGTERM to the tracer itself stops the command's whole tree" {
+	local marker="kvmas-tracer-$$-$RANDOM" pid p tracer='' rc=0
+	"$KVM_AS" none -- sh -c "sleep 300 & sleep 301; : $marker" 2>"$TMP/err" &
+	pid=$!
+	sleep 0.5
+	for p in $(pgrep -f "$marker"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" != kvm-as ] || tracer=$p
+	done
+	[ -n "$tracer" ] || fail "no tracer process (comm kvm-as) found"
+	kill -TERM "$tracer"
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 137 ] || fail "the command ended with $rc, expected 137 (SIGKILL from the tracer)"
+	grep -q "kvm-as: interrupted by Terminated: stopping sh and its children" "$TMP/err" || fail "stderr: $(cat "$TMP/err")"
+	sleep 0.2
+	! pgrep -f "$marker" || fail "SIGTERM to the tracer left a process behind"
+	! pgrep -f "sleep 30[01]" || fail "SIGTERM to the tracer left a sleep behind"
+}
+
 @test "--trace writes one JSON line per traced ioctl (jq parses it) and a summary on stderr" {
 	command -v jq >/dev/null || skip "no jq"
 	command -v python3 >/dev/null || skip "no python3 to issue a KVM_CREATE_VM on /dev/null"
