@@ -11,7 +11,8 @@ BUILD ?= build
 CC ?= cc
 BENCH_DIR := $(BUILD)/bench
 BENCH_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE
-BENCH_PROGS := $(BENCH_DIR)/minimal-kvm $(BENCH_DIR)/minimal-touch $(BENCH_DIR)/host-touch
+BENCH_PROGS := $(BENCH_DIR)/minimal-kvm $(BENCH_DIR)/minimal-touch $(BENCH_DIR)/host-touch \
+	$(BENCH_DIR)/slot-calls
 BENCH_ARGS ?=
 
 .PHONY: bench bench-progs

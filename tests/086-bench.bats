@@ -15,7 +15,7 @@ run_bench() {
 }
 
 setup() {
-	for prog in minimal-kvm minimal-touch host-touch; do
+	for prog in minimal-kvm minimal-touch host-touch slot-calls; do
 		[ -x "$BENCH_BIN/$prog" ] || skip "$BENCH_BIN/$prog is not built (make bench-progs)"
 	done
 }
@@ -51,6 +51,20 @@ setup() {
 	run_bench 2 "$BENCH_BIN/host-touch"
 }
 
+@test "slot-calls makes exactly N memslot calls, each succeeding; bad N is exit 2, a missing device 3" {
+	require_kvm
+	command -v strace >/dev/null || skip "strace is not installed"
+	run_bench 0 strace -f -e trace=ioctl "$BENCH_BIN/slot-calls" 10
+	[ "$(grep -c 'KVM_SET_USER_MEMORY_REGION.* = 0$' <<<"$stderr")" -eq 10 ] || fail "stderr: $stderr"
+	local n
+	for n in '' 0 3 -2 1x 2000000; do
+		# shellcheck disable=SC2086 # '' is no argument at all
+		run_bench 2 "$BENCH_BIN/slot-calls" $n
+	done
+	run_bench 3 "$BENCH_BIN/slot-calls" 2 /nonexistent/kvm
+	[[ $stderr == *"/nonexistent/kvm"* ]]
+}
+
 @test "ci/bench/run: an unknown argument is exit 2 with one line" {
 	run_bench 2 "$REPO_ROOT/ci/bench/run" --bogus
 	[ "${#stderr}" -gt 0 ] && [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
@@ -65,7 +79,7 @@ setup() {
 	mkdir -p "$out/bench"
 	cp "$VMM" "$out/vmm"
 	cp "$(dirname "$VMM")/guest.elf" "$(dirname "$VMM")/kvm-as" "$out/"
-	cp "$BENCH_BIN"/minimal-kvm "$BENCH_BIN"/minimal-touch "$BENCH_BIN"/host-touch "$out/bench/"
+	cp "$BENCH_BIN"/minimal-kvm "$BENCH_BIN"/minimal-touch "$BENCH_BIN"/host-touch "$BENCH_BIN"/slot-calls "$out/bench/"
 	mkdir -p "$out/guests" && cp "$REPO_ROOT/build/guests/qemu-boot.img" "$out/guests/"
 	BUILD=$out run_bench 0 "$REPO_ROOT/ci/bench/run" --quick
 	python3 - "$out/bench/results.json" <<'PY'
@@ -82,7 +96,7 @@ q = r["kvm_as_qemu"]["status"]
 assert (q == "measured") == ("kvm-as-qemu" in names), q
 assert q == "measured" or q.startswith("not measured: "), q
 m = {x["name"] for x in r["measurements"]}
-assert {"minimal-kvm", "minimal-irqchip", "vmm-default", "all-256M", "all-256M-thp-off"} <= m, m
+assert {"minimal-kvm", "minimal-irqchip", "vmm-default", "all-256M", "all-256M-thp-off", "slot-calls", "slot-calls-kvm-as"} <= m, m
 PY
 	grep -q '^| cold run, default scratch 288 KiB |' "$out/bench/report.md"
 	[ -s "$out/bench/setup-vs-size.png" ] && [ -s "$out/bench/touch-vs-size.png" ]
