@@ -293,6 +293,20 @@ expected_replay_exit() { # FIXTURE MODEL
 	assert_hello
 }
 
+@test "kvm-as's stderr closed: its refusal line fails quietly, the VMM still ends with its own exit" {
+	require_kvm
+	command -v python3 >/dev/null || skip "no python3 to start kvm-as with a broken stderr"
+	# kvm-as's stderr is a pipe nobody reads; the VMM's own stderr goes to /dev/null
+	run --separate-stderr timeout -k 5 "$KVM_AS_TIMEOUT" python3 -c 'import os, signal, sys
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+r, w = os.pipe()
+os.close(r)
+os.dup2(w, 2)
+os.execvp(sys.argv[1], sys.argv[1:])' "$KVM_AS" intel -- sh -c 'exec 2>/dev/null; exec "$@"' sh \
+		"${TRACED_VMM[@]}" --layout single --scratch-size "$FIRST_FAILING_SIZE" --touch none
+	expect_exit 4 "$status" "kvm-as intel with a broken stderr"
+}
+
 @test "kvm-as none passes build/vmm through: same stdout, stderr and exit as without it" {
 	require_kvm
 	run --separate-stderr timeout 60 "$VMM" -v --touch none

@@ -254,6 +254,7 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, c
 	sigaction(SIGTTOU, &ign, NULL);
 	sigaction(SIGTTIN, &ign, NULL);
 	sigaction(SIGTSTP, &ign, NULL);
+	sigaction(SIGPIPE, &ign, NULL); /* a closed stderr must not end the tracing (EXITKILL) */
 	sigaction(SIGCHLD, &dfl, NULL); /* an ignored SIGCHLD would hide tracee exits */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
