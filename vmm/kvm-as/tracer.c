@@ -236,7 +236,7 @@ static void drop_inherited_fds(int keep_a, int keep_b, int keep_c)
 }
 
 /* The tracer: a grandchild of kvm-as's process, which becomes CMD. It never
- * returns. `report` gets "g" once CMD's process is seized, or "ptrace ERRNO". */
+ * returns. `report` gets "g" once CMD's process is seized, or "STAGE ERRNO". */
 static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, const char *cmd)
 {
 	const long opts = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
