@@ -210,29 +210,22 @@ static void close_fds(int from, int to)
 }
 
 /* The tracer keeps no fd of the caller's but stderr: a caller waiting for
- * EOF on a pipe (bats' fd 3, a $(...)) must not wait for it. */
-static void drop_inherited_fds(int keep_a, int keep_b, int keep_c)
+ * EOF on a pipe (bats' fd 3, a $(...)) must not wait for it. Keeps `a` and
+ * `b` (either may be -1). */
+static void drop_inherited_fds(int a, int b)
 {
-	int keep[3] = {keep_a, keep_b, keep_c}, from = 3, null;
+	int low = a < b ? a : b, high = a < b ? b : a, null;
 
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
 		close(null);
 	}
-	for (int i = 1; i < 3; i++) /* sort the three */
-		for (int j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
-			int t = keep[j];
-			keep[j] = keep[j - 1];
-			keep[j - 1] = t;
-		}
-	for (int i = 0; i < 3; i++) {
-		if (keep[i] < from)
-			continue;
-		close_fds(from, keep[i] - 1);
-		from = keep[i] + 1;
-	}
-	close_fds(from, 0x7fffffff);
+	if (low < 3) /* -1: only one to keep */
+		low = high;
+	close_fds(3, low - 1);
+	close_fds(low + 1, high - 1);
+	close_fds(high + 1, 0x7fffffff);
 }
 
 /* The tracer: a grandchild of kvm-as's process, which becomes CMD. It never
@@ -273,7 +266,7 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, c
 	if (write(report, "g", 1) != 1) /* CMD's process waits for this byte */
 		kill(main_pid, SIGKILL);
 	close(report);
-	drop_inherited_fds(sfd, s->trace ? fileno(s->trace) : -1, -1);
+	drop_inherited_fds(sfd, s->trace ? fileno(s->trace) : -1);
 	add_task(s, main_pid);
 
 	for (;;) {
@@ -395,7 +388,7 @@ static int cannot_trace(const char *cmd, const char *stage, int err)
  * the tracer as a child (a VMM reaping all its children would wait for it). */
 int kt_run(struct ks_session *s, char **argv)
 {
-	int report[2], err, status;
+	int report[2], err, read_err = 0, status;
 	char msg[64] = "", stage[16] = "";
 	bool ptracer_any;
 	pid_t self = getpid(), mid;
@@ -419,6 +412,7 @@ int kt_run(struct ks_session *s, char **argv)
 	close(report[1]);
 	while ((n = read(report[0], msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
 		;
+	read_err = n < 0 ? errno : EAGAIN; /* EOF: the tracer was never forked */
 	close(report[0]);
 	while (waitpid(mid, &status, 0) < 0 && errno == EINTR) /* gone by now: CMD gets no zombie */
 		;
@@ -428,7 +422,7 @@ int kt_run(struct ks_session *s, char **argv)
 		msg[n > 0 ? n : 0] = '\0';
 		err = 0;
 		if (sscanf(msg, "%15s %d", stage, &err) != 2)
-			return cannot_trace(argv[0], "fork", n < 0 ? errno : EAGAIN);
+			return cannot_trace(argv[0], "fork", read_err);
 		return cannot_trace(argv[0], stage, err);
 	}
 	/* Traced from here: leave with _exit (LeakSanitizer cannot run under ptrace). */
