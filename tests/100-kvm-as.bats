@@ -73,6 +73,11 @@ TABLE
 	printf '#!/bin/sh\n' >"$TMP/noexec"
 	run_kvmas 126 none -- "$TMP/noexec"
 	[[ $stderr == *"Permission denied"* ]]
+	# kvm-as's own 127 writes no summary; the command's own 127 does
+	run_kvmas 127 none --trace "$TMP/trace" -- /nonexistent/vmm
+	assert_equal "$stderr" "kvm-as: /nonexistent/vmm: command not found (check the name and PATH)"
+	run_kvmas 127 none --trace "$TMP/trace" -- sh -c 'exit 127'
+	[[ $stderr == *"kvm-as: summary: none "* ]] || fail "no summary after the command's own 127: $stderr"
 }
 
 @test "cannot trace (kvm-as itself under strace -f): exit 3, one line, the command never runs" {
@@ -305,6 +310,20 @@ os.dup2(w, 2)
 os.execvp(sys.argv[1], sys.argv[1:])' "$KVM_AS" intel -- sh -c 'exec 2>/dev/null; exec "$@"' sh \
 		"${TRACED_VMM[@]}" --layout single --scratch-size "$FIRST_FAILING_SIZE" --touch none
 	expect_exit 4 "$status" "kvm-as intel with a broken stderr"
+}
+
+@test "a command that runs the VMM and then execs it: both VMs are followed, in their processes" {
+	require_kvm
+	# shellcheck disable=SC2016 # "$@" is the inner shell's
+	run_kvmas 0 intel --trace "$TMP/trace" -- sh -c '"$@" && exec "$@"' sh "${TRACED_VMM[@]}" --touch none
+	[ "$(grep -c 'hello, world!' <<<"$output")" -eq 2 ] || fail "two boots expected: $output"
+	local first second
+	first=$(jq -r 'select(.ioctl == "KVM_CREATE_VCPU" and .vm == 1) | .pid' "$TMP/trace")
+	second=$(jq -r 'select(.ioctl == "KVM_CREATE_VCPU" and .vm == 2) | .pid' "$TMP/trace")
+	[ -n "$first" ] && [ -n "$second" ] || fail "two VMs expected in the trace: $(cat "$TMP/trace")"
+	# the second VM is the exec'ed VMM's, in the shell's (kvm-as's) own process
+	[ "$first" != "$second" ] || fail "both VMs in process $first"
+	[ "$(jq -r 'select(.vm == 2) | .pid' "$TMP/trace" | sort -u)" = "$second" ]
 }
 
 @test "kvm-as none passes build/vmm through: same stdout, stderr and exit as without it" {

@@ -22,6 +22,7 @@
 struct task {
 	pid_t pid, tgid;
 	bool in_call; /* between a seccomp stop and its syscall exit */
+	bool options_set; /* all our ptrace options (see tracer()) */
 	struct ks_pending pending;
 };
 
@@ -137,44 +138,12 @@ static bool is_vm_fd(pid_t pid, int fd)
 	return strcmp(link, "anon_inode:kvm-vm") == 0;
 }
 
-/* The seccomp stop of a traced ioctl: judge it; refuse it by turning it into
- * syscall -1 (the kernel skips it), the error goes in at the exit stop. */
-static void on_seccomp(struct ks_session *s, struct task *t)
+/* A call's outcome: record it, and name the host model's first refusal. */
+static void finish_call(struct ks_session *s, struct task *t, long result)
 {
-	struct user_regs_struct regs;
-	const struct kc_ioctl *k;
-	struct kc_call call;
-
-	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs))
-		return;
-	k = kc_by_request((uint32_t)regs.rsi);
-	if (k == NULL || !kc_decode(k, (int)regs.rdi, regs.rdx, read_mem, &t->pid, &call))
-		return; /* an unreadable argument: KVM gives the caller its EFAULT */
-	if (k->kind == KC_MODEL && ks_lookup(s, t->tgid, call.fd) == NULL && is_vm_fd(t->pid, call.fd))
-		ks_adopt(s, t->tgid, call.fd);
-	ks_begin(s, t->tgid, &call, &t->pending);
-	t->pending.time = now();
-	t->in_call = true;
-	if (t->pending.refuse) {
-		regs.orig_rax = (unsigned long long)-1;
-		ptrace(PTRACE_SETREGS, t->pid, NULL, &regs);
-	}
-}
-
-static void on_syscall_exit(struct ks_session *s, struct task *t)
-{
-	struct user_regs_struct regs;
-	long result;
 	char what[200], why[600];
 
 	t->in_call = false;
-	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs))
-		return;
-	if (t->pending.refuse) {
-		regs.rax = (unsigned long long)-EEXIST;
-		ptrace(PTRACE_SETREGS, t->pid, NULL, &regs);
-	}
-	result = (long)regs.rax;
 	if (ks_end(s, t->pid, t->tgid, &t->pending, result)) {
 		const struct hm_verdict *v = &t->pending.v[s->host_index];
 		kc_describe(&t->pending.call, what, sizeof(what));
@@ -182,6 +151,44 @@ static void on_syscall_exit(struct ks_session *s, struct task *t)
 		fprintf(stderr, "kvm-as: %s: VM %u: %s refused with EEXIST: %s\n", s->host->name,
 			t->pending.vm->id, what, why);
 	}
+}
+
+/* The seccomp stop of a traced ioctl: judge it. A refused call becomes
+ * syscall -1, which the kernel skips, returning the rax we set (seccomp(2),
+ * SECCOMP_RET_TRACE): no exit stop. True when the exit stop is wanted. */
+static bool on_seccomp(struct ks_session *s, struct task *t)
+{
+	struct user_regs_struct regs;
+	const struct kc_ioctl *k;
+	struct kc_call call;
+
+	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs))
+		return false;
+	k = kc_by_request((uint32_t)regs.rsi);
+	if (k == NULL || !kc_decode(k, (int)regs.rdi, regs.rdx, read_mem, &t->pid, &call))
+		return false; /* an unreadable argument: KVM gives the caller its EFAULT */
+	if (k->kind == KC_MODEL && ks_lookup(s, t->tgid, call.fd) == NULL && is_vm_fd(t->pid, call.fd))
+		ks_adopt(s, t->tgid, call.fd);
+	ks_begin(s, t->tgid, &call, &t->pending);
+	t->pending.time = now();
+	t->in_call = true;
+	if (!t->pending.refuse)
+		return true;
+	regs.orig_rax = (unsigned long long)-1;
+	regs.rax = (unsigned long long)-EEXIST;
+	if (ptrace(PTRACE_SETREGS, t->pid, NULL, &regs) == 0)
+		finish_call(s, t, -EEXIST);
+	t->in_call = false;
+	return false;
+}
+
+static void on_syscall_exit(struct ks_session *s, struct task *t)
+{
+	struct user_regs_struct regs;
+
+	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs) == 0)
+		finish_call(s, t, (long)regs.rax);
+	t->in_call = false;
 }
 
 static bool interrupt_signal(int sig)
@@ -210,34 +217,53 @@ static void close_fds(int from, int to)
 }
 
 /* The tracer keeps no fd of the caller's but stderr: a caller waiting for
- * EOF on a pipe (bats' fd 3, a $(...)) must not wait for it. Keeps `a` and
- * `b` (either may be -1). */
-static void drop_inherited_fds(int a, int b)
+ * EOF on a pipe (bats' fd 3, a $(...)) must not wait for it. Keeps the fds
+ * in `keep` (-1: none), stdin and stdout become /dev/null. */
+static void drop_inherited_fds(int keep[], unsigned n)
 {
-	int low = a < b ? a : b, high = a < b ? b : a, null;
+	int null, from = 3;
 
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
 		close(null);
 	}
-	if (low < 3) /* -1: only one to keep */
-		low = high;
-	close_fds(3, low - 1);
-	close_fds(low + 1, high - 1);
-	close_fds(high + 1, 0x7fffffff);
+	for (unsigned i = 1; i < n; i++) /* a handful: insertion sort */
+		for (unsigned j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int x = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = x;
+		}
+	for (unsigned i = 0; i < n; i++)
+		if (keep[i] >= from) {
+			close_fds(from, keep[i] - 1);
+			from = keep[i] + 1;
+		}
+	close_fds(from, 0x7fffffff);
+}
+
+/* Whether CMD was exec'ed: kvm-as's process writes a byte on `exec_gate`
+ * when it fails before or at exec; the gate closes at a successful exec
+ * (close-on-exec). Read once CMD's process has ended: it cannot block. */
+static bool cmd_ran(int exec_gate)
+{
+	char byte;
+	return read(exec_gate, &byte, 1) != 1;
 }
 
 /* The tracer: a grandchild of kvm-as's process, which becomes CMD. It never
  * returns. `report` gets "g" once CMD's process is seized, or "STAGE ERRNO". */
-static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, const char *cmd)
+static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, int exec_gate,
+			     const char *cmd)
 {
-	const long opts = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
-			  PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC |
-			  PTRACE_O_EXITKILL;
+	/* No exec event at first: CMD's own exec needs no stop (the gate tells
+	 * whether it happened); each task gets them at its first stop. */
+	const long first_opts = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
+				PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_EXITKILL;
+	const long opts = first_opts | PTRACE_O_TRACEEXEC;
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, ign = {.sa_handler = SIG_IGN};
-	bool finished = false, interrupted = false, exec_seen = false;
-	int sfd, status, stop_signal = 0;
+	bool finished = false, interrupted = false;
+	int sfd, stop_signal = 0, keep[3];
 	sigset_t mask;
 	pid_t pid;
 
@@ -259,14 +285,17 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, c
 		dprintf(report, "signalfd %d", errno);
 		_exit(0);
 	}
-	if (ptrace(PTRACE_SEIZE, main_pid, NULL, (void *)opts)) {
+	if (ptrace(PTRACE_SEIZE, main_pid, NULL, (void *)first_opts)) {
 		dprintf(report, "ptrace %d", errno);
 		_exit(0);
 	}
 	if (write(report, "g", 1) != 1) /* CMD's process waits for this byte */
 		kill(main_pid, SIGKILL);
 	close(report);
-	drop_inherited_fds(sfd, s->trace ? fileno(s->trace) : -1);
+	keep[0] = sfd;
+	keep[1] = exec_gate;
+	keep[2] = s->trace ? fileno(s->trace) : -1;
+	drop_inherited_fds(keep, 3);
 	add_task(s, main_pid);
 
 	for (;;) {
@@ -275,8 +304,9 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, c
 		struct task *t;
 		int sig, event, inject = 0;
 
-		/* Look before reaping: CMD's caller learns of its end only when we
-		 * reap it (or exit), so the report and the summary come first. */
+		/* Look without reaping: CMD's caller learns of its end only when
+		 * we reap it (or exit), so the report and the summary come first.
+		 * A stop needs no reaping either: resuming the task ends it. */
 		if (waitid(P_ALL, 0, &next, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -293,36 +323,37 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, c
 			continue;
 		}
 		pid = next.si_pid;
-		if (pid == main_pid && !finished &&
-		    (next.si_code == CLD_EXITED || next.si_code == CLD_KILLED || next.si_code == CLD_DUMPED)) {
-			bool killed = next.si_code != CLD_EXITED;
-			if (killed && exec_seen && !stop_signal)
-				say_killed(cmd, next.si_status);
-			if (exec_seen)
-				ks_finish(s, stderr);
-			finished = true;
-			if (killed || interrupted)
-				kill_all(); /* Ctrl-C or a kill: nothing of CMD's stays behind */
-			if (task_count == 1)
-				_exit(0); /* not reaped: its caller gets it as we go, so we end first */
-		}
-		if (waitpid(pid, &status, __WALL) < 0)
-			continue;
-		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			drop_task(pid);
+		if (next.si_code == CLD_EXITED || next.si_code == CLD_KILLED || next.si_code == CLD_DUMPED) {
+			if (pid == main_pid && !finished) {
+				bool killed = next.si_code != CLD_EXITED, ran = cmd_ran(exec_gate);
+				if (killed && ran && !stop_signal)
+					say_killed(cmd, next.si_status);
+				if (ran)
+					ks_finish(s, stderr);
+				finished = true;
+				if (killed || interrupted)
+					kill_all(); /* Ctrl-C or a kill: nothing of CMD's stays behind */
+				if (task_count == 1)
+					_exit(0); /* not reaped: its caller gets it as we go, so we end first */
+			}
+			if (waitpid(pid, NULL, __WALL | WNOHANG) > 0)
+				drop_task(pid);
 			continue;
 		}
-		if (!WIFSTOPPED(status))
+		if (next.si_code != CLD_TRAPPED && next.si_code != CLD_STOPPED)
 			continue;
 		if ((t = find_task(pid)) == NULL)
 			t = add_task(s, pid); /* a new thread or child: auto-attached */
+		if (!t->options_set)
+			t->options_set = ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)opts) == 0;
 		if (stop_signal) {
 			kill(pid, SIGKILL);
 			ptrace(PTRACE_CONT, pid, NULL, NULL);
 			continue;
 		}
-		sig = WSTOPSIG(status);
-		event = status >> 16;
+		/* waitid's si_status is the stop's whole code: event << 8 | signal. */
+		sig = next.si_status & 0xff;
+		event = next.si_status >> 8;
 		if (sig == (SIGTRAP | 0x80)) {
 			if (t->in_call)
 				on_syscall_exit(s, t);
@@ -330,9 +361,8 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, c
 			continue;
 		}
 		if (sig == SIGTRAP && event == PTRACE_EVENT_SECCOMP) {
-			on_seccomp(s, t);
 			/* PTRACE_SYSCALL: the next stop is this call's exit. */
-			ptrace(t->in_call ? PTRACE_SYSCALL : PTRACE_CONT, pid, NULL, NULL);
+			ptrace(on_seccomp(s, t) ? PTRACE_SYSCALL : PTRACE_CONT, pid, NULL, NULL);
 			continue;
 		}
 		if (sig == SIGTRAP && event == PTRACE_EVENT_EXEC) {
@@ -344,8 +374,6 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, c
 			if (t)
 				t->in_call = false;
 			ks_exec(s, t ? t->tgid : pid);
-			if (pid == main_pid)
-				exec_seen = true;
 			ptrace(PTRACE_CONT, pid, NULL, NULL);
 			continue;
 		}
@@ -364,7 +392,7 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, c
 			interrupted = true; /* CMD got Ctrl-C or a kill: its end ends its children */
 		ptrace(PTRACE_CONT, pid, NULL, (void *)(long)inject);
 	}
-	if (!finished && exec_seen)
+	if (!finished && cmd_ran(exec_gate))
 		ks_finish(s, stderr);
 	_exit(0);
 }
@@ -381,6 +409,20 @@ static int cannot_trace(const char *cmd, const char *stage, int err)
 	return KA_EXIT_CANNOT_TRACE;
 }
 
+/* Traced, before exec, when this process cannot become CMD: the gate tells
+ * the tracer that what ends now is not CMD. Without SIGPIPE: a tracer gone
+ * must not turn kvm-as's own exit code into a death by signal. */
+static void close_gate(int exec_gate)
+{
+	sigset_t pipe_only;
+
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe_only, NULL);
+	if (write(exec_gate, "x", 1) != 1)
+		return;
+}
+
 /* CMD stays in this process (its caller's child, with kvm-as's pid, exit
  * status and signals, as without kvm-as); the tracer is a grandchild, as
  * with strace -D: no wait chain between the caller and CMD (measured: a
@@ -388,50 +430,58 @@ static int cannot_trace(const char *cmd, const char *stage, int err)
  * the tracer as a child (a VMM reaping all its children would wait for it). */
 int kt_run(struct ks_session *s, char **argv)
 {
-	int report[2], err, read_err = 0, status;
+	int report[2], exec_gate[2], err, read_err = 0, status;
 	char msg[64] = "", stage[16] = "";
 	bool ptracer_any;
 	pid_t self = getpid(), mid;
 	ssize_t n;
 
-	if (pipe2(report, O_CLOEXEC))
+	if (pipe2(report, O_CLOEXEC) || pipe2(exec_gate, O_CLOEXEC | O_NONBLOCK))
 		return cannot_trace(argv[0], "pipe", errno);
 	/* yama ptrace_scope 1 lets a process trace only its descendants: allow
 	 * ours (any, as its pid is not known yet) until it has attached. */
 	ptracer_any = prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0) == 0;
 	fflush(NULL);
-	if ((mid = fork()) < 0)
+	/* The middle child only forks the tracer and exits: vfork spares it a
+	 * copy of this process (a fork costs ~100 us on the development machine). */
+	if ((mid = vfork()) < 0)
 		return cannot_trace(argv[0], "fork", errno);
 	if (mid == 0) {
-		pid_t t;
-		close(report[0]);
-		if ((t = fork()) == 0)
-			tracer(s, self, report[1], argv[0]);
+		pid_t t = fork();
+		if (t == 0) {
+			close(report[0]);
+			close(exec_gate[1]);
+			tracer(s, self, report[1], exec_gate[0], argv[0]);
+		}
 		_exit(t < 0 ? 1 : 0);
 	}
 	close(report[1]);
+	close(exec_gate[0]);
+	while (waitpid(mid, &status, 0) < 0 && errno == EINTR) /* CMD gets no zombie */
+		;
+	/* While the tracer starts: the filter stops nothing before exec. */
+	err = kf_install();
 	while ((n = read(report[0], msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
 		;
 	read_err = n < 0 ? errno : EAGAIN; /* EOF: the tracer was never forked */
 	close(report[0]);
-	while (waitpid(mid, &status, 0) < 0 && errno == EINTR) /* gone by now: CMD gets no zombie */
-		;
 	if (ptracer_any)
 		prctl(PR_SET_PTRACER, 0, 0, 0, 0);
 	if (n != 1 || msg[0] != 'g') {
 		msg[n > 0 ? n : 0] = '\0';
-		err = 0;
 		if (sscanf(msg, "%15s %d", stage, &err) != 2)
 			return cannot_trace(argv[0], "fork", read_err);
 		return cannot_trace(argv[0], stage, err);
 	}
 	/* Traced from here: leave with _exit (LeakSanitizer cannot run under ptrace). */
-	if ((err = kf_install()) != 0) {
+	if (err != 0) {
+		close_gate(exec_gate[1]);
 		cannot_trace(argv[0], "installing the seccomp filter failed", err);
 		_exit(KA_EXIT_CANNOT_TRACE);
 	}
 	execvp(argv[0], argv);
 	err = errno;
+	close_gate(exec_gate[1]);
 	fprintf(stderr, "kvm-as: %s: %s%s\n", argv[0], err == ENOENT ? "command not found" : strerror(err),
 		err == ENOENT ? " (check the name and PATH)" : "");
 	_exit(err == ENOENT ? KA_EXIT_NOT_FOUND : KA_EXIT_NOT_EXECUTABLE);
