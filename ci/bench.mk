@@ -12,7 +12,7 @@ CC ?= cc
 BENCH_DIR := $(BUILD)/bench
 BENCH_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE
 BENCH_PROGS := $(BENCH_DIR)/minimal-kvm $(BENCH_DIR)/minimal-touch $(BENCH_DIR)/host-touch \
-	$(BENCH_DIR)/slot-calls
+	$(BENCH_DIR)/slot-calls $(BENCH_DIR)/paired
 BENCH_ARGS ?=
 
 .PHONY: bench bench-progs
@@ -20,7 +20,7 @@ bench-progs: $(BENCH_PROGS)
 
 $(BENCH_PROGS): $(BENCH_DIR)/%: ci/bench/%.c ci/bench.mk
 	@mkdir -p $(@D)
-	$(CC) $(BENCH_CFLAGS) -o $@ $<
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lm
 
 bench: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/kvm-as $(BENCH_PROGS)
 	BUILD=$(BUILD) ci/bench/run $(BENCH_ARGS)

@@ -1,5 +1,6 @@
 #include "kvm_calls.h"
 
+#include <errno.h>
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,35 @@ const struct kc_ioctl kc_ioctls[] = {
 	{KVM_SET_IDENTITY_MAP_ADDR, "KVM_SET_IDENTITY_MAP_ADDR", KC_MODEL, HM_SET_IDENTITY_MAP},
 };
 const unsigned kc_ioctl_count = sizeof(kc_ioctls) / sizeof(kc_ioctls[0]);
+
+/* Ours, not the C library's (strerrorname_np is glibc's alone; kvm-as is
+ * also built with musl). */
+static const struct {
+	const char *name;
+	int err;
+} kc_errnos[] = {
+	{"EEXIST", EEXIST}, {"EINVAL", EINVAL}, {"ENOMEM", ENOMEM}, {"EFAULT", EFAULT},
+	{"ENOTTY", ENOTTY}, {"EBADF", EBADF},   {"EPERM", EPERM},   {"ENOSPC", ENOSPC},
+	{"E2BIG", E2BIG},   {"ENXIO", ENXIO},   {"EBUSY", EBUSY},   {"EAGAIN", EAGAIN},
+	{"EIO", EIO},       {"ENODEV", ENODEV}, {"EACCES", EACCES}, {"EINTR", EINTR},
+	{"ENOENT", ENOENT}, {"ENOSYS", ENOSYS}, {"EOPNOTSUPP", EOPNOTSUPP},
+};
+
+const char *kc_errno_name(int err)
+{
+	for (unsigned i = 0; i < sizeof(kc_errnos) / sizeof(kc_errnos[0]); i++)
+		if (kc_errnos[i].err == err)
+			return kc_errnos[i].name;
+	return NULL;
+}
+
+int kc_errno_by_name(const char *name, size_t len)
+{
+	for (unsigned i = 0; i < sizeof(kc_errnos) / sizeof(kc_errnos[0]); i++)
+		if (strlen(kc_errnos[i].name) == len && strncmp(name, kc_errnos[i].name, len) == 0)
+			return kc_errnos[i].err;
+	return -1;
+}
 
 const struct kc_ioctl *kc_by_request(uint32_t request)
 {

@@ -47,4 +47,9 @@ void kc_describe(const struct kc_call *c, char *buf, size_t size);
 /* Why `v` refuses `c` and the way out, one sentence (empty for HM_ALLOW). */
 void kc_explain(const struct kc_call *c, const struct hm_verdict *v, char *buf, size_t size);
 
+/* The errnos these ioctls return, by name as strace prints them: "EEXIST"
+ * for EEXIST, NULL for another; -1 for a name not in the table. */
+const char *kc_errno_name(int err);
+int kc_errno_by_name(const char *name, size_t len);
+
 #endif

@@ -205,7 +205,7 @@ static void one_call(struct replay *r, const struct sp_call *c)
 		if (kernel_refused != refused)
 			r->differ++;
 		printf("kvm:    VM %u line %u: %s: the kernel here says %s%s\n", id, c->line, what,
-		       kerr ? strerrorname_np(kerr) ? strerrorname_np(kerr) : strerror(kerr) : "ok",
+		       kerr ? kc_errno_name(kerr) ? kc_errno_name(kerr) : strerror(kerr) : "ok",
 		       kernel_refused != refused ? (refused ? " (the model refuses it)"
 							 : " (the model allows it)")
 						 : "");

@@ -158,7 +158,7 @@ static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending 
 	if (result >= 0)
 		fprintf(f, ",\"result\":%ld", result);
 	else
-		fprintf(f, ",\"result\":\"%s\"", result == -EEXIST ? "EEXIST" : strerrorname_np((int)-result) ? strerrorname_np((int)-result) : "error");
+		fprintf(f, ",\"result\":\"%s\"", kc_errno_name((int)-result) ? kc_errno_name((int)-result) : "error");
 	fprintf(f, ",\"refused\":%s", p->refuse ? "true" : "false");
 	if (p->refuse)
 		fprintf(f, ",\"hit\":{\"base\":\"0x%llx\",\"last\":\"0x%llx\",\"what\":\"%s\"}",

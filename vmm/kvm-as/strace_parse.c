@@ -76,17 +76,6 @@ static const char *prefix(const char *s, int *pid)
 	return s;
 }
 
-static const struct {
-	const char *name;
-	int err;
-} errnos[] = {
-	{"EEXIST", EEXIST}, {"EINVAL", EINVAL}, {"ENOMEM", ENOMEM}, {"EFAULT", EFAULT},
-	{"ENOTTY", ENOTTY}, {"EBADF", EBADF},   {"EPERM", EPERM},   {"ENOSPC", ENOSPC},
-	{"E2BIG", E2BIG},   {"ENXIO", ENXIO},   {"EBUSY", EBUSY},   {"EAGAIN", EAGAIN},
-	{"EIO", EIO},       {"ENODEV", ENODEV}, {"EACCES", EACCES}, {"EINTR", EINTR},
-	{"ENOENT", ENOENT}, {"ENOSYS", ENOSYS}, {"EOPNOTSUPP", EOPNOTSUPP},
-};
-
 /* " = 4", " = 5<anon_inode:kvm-vm>", " = -1 EEXIST (File exists)", " = ?" */
 static bool result(const char *s, struct sp_call *c)
 {
@@ -102,10 +91,7 @@ static bool result(const char *s, struct sp_call *c)
 		const char *name = skip_spaces(s + 2);
 		size_t n = strcspn(name, " \t");
 		c->have_result = true;
-		c->err = -1;
-		for (unsigned i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++)
-			if (strlen(errnos[i].name) == n && strncmp(name, errnos[i].name, n) == 0)
-				c->err = errnos[i].err;
+		c->err = kc_errno_by_name(name, n);
 		return s[1] == '1';
 	}
 	if (number(s, &v) == NULL)

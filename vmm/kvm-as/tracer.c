@@ -45,25 +45,29 @@ static void drop_task(pid_t pid)
 }
 
 /* Tgid and PPid from /proc: a thread joins its process, a new process
- * copies its parent's VM table (fork semantics). */
+ * copies its parent's VM table (fork semantics). Both are in the first
+ * lines: one read, no stdio (a stop waits for this). */
 static void read_ids(pid_t pid, pid_t *tgid, pid_t *ppid)
 {
-	char path[64], line[256];
-	FILE *f;
+	char path[64], buf[512];
+	const char *at;
+	ssize_t n;
+	int fd;
 
 	*tgid = pid;
 	*ppid = 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
-	while (fgets(line, sizeof(line), f)) {
-		int v;
-		if (sscanf(line, "Tgid: %d", &v) == 1)
-			*tgid = v;
-		else if (sscanf(line, "PPid: %d", &v) == 1)
-			*ppid = v;
-	}
-	fclose(f);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if ((at = strstr(buf, "\nTgid:")) != NULL)
+		*tgid = (pid_t)atoi(at + 6);
+	if ((at = strstr(buf, "\nPPid:")) != NULL)
+		*ppid = (pid_t)atoi(at + 6);
 }
 
 static bool proc_known(const struct ks_session *s, pid_t tgid)
@@ -76,9 +80,10 @@ static bool proc_known(const struct ks_session *s, pid_t tgid)
 
 static struct task *add_task(struct ks_session *s, pid_t pid)
 {
-	pid_t tgid, ppid;
+	pid_t tgid = pid, ppid = 0;
 
-	read_ids(pid, &tgid, &ppid);
+	if (task_count) /* the first is CMD's process itself */
+		read_ids(pid, &tgid, &ppid);
 	if (!proc_known(s, tgid)) {
 		if (ppid && proc_known(s, ppid))
 			ks_fork(s, ppid, tgid);
