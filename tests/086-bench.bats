@@ -15,7 +15,7 @@ run_bench() {
 }
 
 setup() {
-	for prog in minimal-kvm minimal-touch host-touch slot-calls; do
+	for prog in minimal-kvm minimal-touch host-touch slot-calls paired; do
 		[ -x "$BENCH_BIN/$prog" ] || skip "$BENCH_BIN/$prog is not built (make bench-progs)"
 	done
 }
@@ -65,6 +65,26 @@ setup() {
 	[[ $stderr == *"/nonexistent/kvm"* ]]
 }
 
+@test "paired: N alternating pairs, the median difference inside its interval; bad usage 2, a failing command 3" {
+	run_bench 0 "$BENCH_BIN/paired" -w 1 -o "$BATS_TEST_TMPDIR/raw" 21 true --vs sh -c 'exit 0'
+	[ "${#lines[@]}" -eq 3 ] || fail "three lines expected: $output"
+	[[ ${lines[0]} == a$'\t'*$'\t'21 ]] && [[ ${lines[1]} == b$'\t'*$'\t'21 ]] || fail "a and b lines: $output"
+	awk -F'\t' '$1 == "diff" { exit !(NF == 4 && $3 <= $2 && $2 <= $4) }' <<<"$output" || fail "diff line: ${lines[2]}"
+	# every counted pair in the raw file, the order alternating
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/raw")" -eq 21 ]
+	[ "$(awk '{ print $3 }' "$BATS_TEST_TMPDIR/raw" | uniq | wc -l)" -eq 21 ]
+	local args
+	for args in "" "5" "1 true --vs true" "5 true" "5 --vs true" "x true --vs true" "-w -1 5 true --vs true"; do
+		# shellcheck disable=SC2086 # one word per argument
+		run_bench 2 "$BENCH_BIN/paired" $args
+		assert_equal "$stderr" "usage: paired [-w WARMUP] [-o RAW] N A-ARGS... --vs B-ARGS... (N from 2 to 100000)"
+	done
+	run_bench 3 "$BENCH_BIN/paired" 4 true --vs false
+	assert_equal "$stderr" "paired: false: exit 1 (it must exit 0)"
+	run_bench 3 "$BENCH_BIN/paired" 4 true --vs /nonexistent/cmd
+	[[ $stderr == "paired: /nonexistent/cmd: exit 127 "* ]]
+}
+
 @test "ci/bench/run: an unknown argument is exit 2 with one line" {
 	run_bench 2 "$REPO_ROOT/ci/bench/run" --bogus
 	[ "${#stderr}" -gt 0 ] && [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
@@ -79,7 +99,8 @@ setup() {
 	mkdir -p "$out/bench"
 	cp "$VMM" "$out/vmm"
 	cp "$(dirname "$VMM")/guest.elf" "$(dirname "$VMM")/kvm-as" "$out/"
-	cp "$BENCH_BIN"/minimal-kvm "$BENCH_BIN"/minimal-touch "$BENCH_BIN"/host-touch "$BENCH_BIN"/slot-calls "$out/bench/"
+	cp "$BENCH_BIN"/minimal-kvm "$BENCH_BIN"/minimal-touch "$BENCH_BIN"/host-touch "$BENCH_BIN"/slot-calls \
+		"$BENCH_BIN"/paired "$out/bench/"
 	mkdir -p "$out/guests" && cp "$REPO_ROOT/build/guests/qemu-boot.img" "$out/guests/"
 	BUILD=$out run_bench 0 "$REPO_ROOT/ci/bench/run" --quick
 	python3 - "$out/bench/results.json" <<'PY'
