@@ -142,10 +142,11 @@ except ChildProcessError:
 }
 
 @test "SIGTERM or SIGINT to kvm-as kills the whole tracee tree and exits 128+N" {
-	local marker sig pid rc
+	local marker sig pid rc n
 	for sig in TERM INT; do
 		marker="kvmas-marker-$sig-$$-$RANDOM"
-		timeout 20 "$KVM_AS" none -- sh -c "sleep 300 & sleep 301; : $marker" &
+		n=$RANDOM # the sleeps' own marker: no other process on the machine is matched
+		timeout 20 "$KVM_AS" none -- sh -c "sleep 300.$n & sleep 301.$n; : $marker" &
 		pid=$!
 		sleep 0.5
 		pgrep -f "$marker" >/dev/null || fail "the tracee did not start"
@@ -155,13 +156,13 @@ except ChildProcessError:
 		[ "$rc" -eq $((128 + $(kill -l "$sig"))) ] || fail "SIG$sig: exit $rc"
 		sleep 0.2
 		! pgrep -f "$marker" || fail "SIG$sig left a tracee behind"
-		! pgrep -f "sleep 30[01]" || fail "SIG$sig left a sleep behind"
+		! pgrep -f "sleep 30[01][.]$n" || fail "SIG$sig left a sleep behind"
 	done
 }
 
 @test "SIGTERM to the tracer itself stops the command's whole tree" {
-	local marker="kvmas-tracer-$$-$RANDOM" pid p tracer='' rc=0
-	"$KVM_AS" none -- sh -c "sleep 300 & sleep 301; : $marker" 2>"$TMP/err" &
+	local marker="kvmas-tracer-$$-$RANDOM" pid p tracer='' rc=0 n=$RANDOM
+	"$KVM_AS" none -- sh -c "sleep 300.$n & sleep 301.$n; : $marker" 2>"$TMP/err" &
 	pid=$!
 	sleep 0.5
 	for p in $(pgrep -f "$marker"); do
@@ -174,7 +175,7 @@ except ChildProcessError:
 	grep -q "kvm-as: interrupted by Terminated: stopping sh and its children" "$TMP/err" || fail "stderr: $(cat "$TMP/err")"
 	sleep 0.2
 	! pgrep -f "$marker" || fail "SIGTERM to the tracer left a process behind"
-	! pgrep -f "sleep 30[01]" || fail "SIGTERM to the tracer left a sleep behind"
+	! pgrep -f "sleep 30[01][.]$n" || fail "SIGTERM to the tracer left a sleep behind"
 }
 
 @test "--trace writes one JSON line per traced ioctl (jq parses it) and a summary on stderr" {
