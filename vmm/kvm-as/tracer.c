@@ -78,11 +78,12 @@ static bool proc_known(const struct ks_session *s, pid_t tgid)
 	return false;
 }
 
-static struct task *add_task(struct ks_session *s, pid_t pid)
+/* `cmd`: pid is CMD's own process, whose ids we know (no /proc read). */
+static struct task *add_task(struct ks_session *s, pid_t pid, bool cmd)
 {
 	pid_t tgid = pid, ppid = 0;
 
-	if (task_count) /* the first is CMD's process itself */
+	if (!cmd)
 		read_ids(pid, &tgid, &ppid);
 	if (!proc_known(s, tgid)) {
 		if (ppid && proc_known(s, ppid))
@@ -301,7 +302,7 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, i
 	keep[1] = exec_gate;
 	keep[2] = s->trace ? fileno(s->trace) : -1;
 	drop_inherited_fds(keep, 3);
-	add_task(s, main_pid);
+	add_task(s, main_pid, true);
 
 	for (;;) {
 		struct signalfd_siginfo si;
@@ -348,7 +349,7 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, i
 		if (next.si_code != CLD_TRAPPED && next.si_code != CLD_STOPPED)
 			continue;
 		if ((t = find_task(pid)) == NULL)
-			t = add_task(s, pid); /* a new thread or child: auto-attached */
+			t = add_task(s, pid, false); /* a new thread or child: auto-attached */
 		if (!t->options_set)
 			t->options_set = ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)opts) == 0;
 		if (stop_signal) {
