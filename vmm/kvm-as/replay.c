@@ -200,12 +200,13 @@ static void one_call(struct replay *r, const struct sp_call *c)
 	}
 	if (r->on_kvm) {
 		int kerr = on_kernel(r, vm, c, v.change);
+		const char *kname = kerr ? kc_errno_name(kerr) : NULL;
 		bool kernel_refused = kerr == EEXIST;
 		r->kernel_refused += kernel_refused;
 		if (kernel_refused != refused)
 			r->differ++;
 		printf("kvm:    VM %u line %u: %s: the kernel here says %s%s\n", id, c->line, what,
-		       kerr ? kc_errno_name(kerr) ? kc_errno_name(kerr) : strerror(kerr) : "ok",
+		       kerr ? (kname ? kname : strerror(kerr)) : "ok",
 		       kernel_refused != refused ? (refused ? " (the model refuses it)"
 							 : " (the model allows it)")
 						 : "");

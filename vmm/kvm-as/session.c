@@ -155,10 +155,12 @@ static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending 
 	} else if (c->ioctl->kind == KC_MODEL && c->ev.call == HM_SPLIT_IRQCHIP) {
 		fprintf(f, ",\"cap\":%u", c->cap);
 	}
-	if (result >= 0)
+	if (result >= 0) {
 		fprintf(f, ",\"result\":%ld", result);
-	else
-		fprintf(f, ",\"result\":\"%s\"", kc_errno_name((int)-result) ? kc_errno_name((int)-result) : "error");
+	} else {
+		const char *err = kc_errno_name((int)-result);
+		fprintf(f, ",\"result\":\"%s\"", err ? err : "error");
+	}
 	fprintf(f, ",\"refused\":%s", p->refuse ? "true" : "false");
 	if (p->refuse)
 		fprintf(f, ",\"hit\":{\"base\":\"0x%llx\",\"last\":\"0x%llx\",\"what\":\"%s\"}",

@@ -149,7 +149,6 @@ static void finish_call(struct ks_session *s, struct task *t, long result)
 {
 	char what[200], why[600];
 
-	t->in_call = false;
 	if (ks_end(s, t->pid, t->tgid, &t->pending, result)) {
 		const struct hm_verdict *v = &t->pending.v[s->host_index];
 		kc_describe(&t->pending.call, what, sizeof(what));
