@@ -29,7 +29,7 @@ kernels:
 # run-matrix builds the images it needs itself (make images, a no-op when up to date).
 # Ctrl-C, or SIGTERM to make (which make passes to this shell only), becomes SIGTERM to
 # run-matrix, which stops its QEMUs and removes its temp files; this shell waits for that.
-ci-matrix: all kernels
+ci-matrix: all kernels bochs-if-possible
 	@pid=; trap 'test -z "$$pid" || { kill -TERM $$pid 2>/dev/null; wait $$pid; }; exit 130' INT TERM HUP; \
 	ci/run-matrix & pid=$$!; \
 	rc=0; wait $$pid || rc=$$?; \

@@ -4,9 +4,10 @@
 # nothing runs when it is. The callers only name an accelerator:
 #   tcg    QEMU TCG, -cpu max: an AMD L1 with SVM (no AVIC)
 #   kvm    QEMU on the host's /dev/kvm, -cpu host: the host's vendor, nested
-#   bochs  Bochs 2.7 (Debian), cpu model corei7_skylake_x: an Intel L1 with VMX, EPT,
-#          unrestricted guest, flexpriority and a real virtual APIC, but no posted interrupts
-#          (so kvm_intel's enable_apicv reads N there)
+#   bochs  Bochs, cpu model corei7_skylake_x: an Intel L1 with VMX, EPT, unrestricted guest,
+#          flexpriority and a real virtual APIC. The project's own Bochs 3.0 (ci/bochs/build)
+#          also emulates posted interrupts, so kvm_intel keeps enable_apicv=Y; where it is not
+#          built, Debian's bochs 2.7 runs (no posted interrupts: enable_apicv reads N)
 #
 #   l1_accel_missing ACCEL          why ACCEL cannot run here (empty when it can)
 #   l1_accel_vendor ACCEL           the CPU vendor L1 sees: amd|intel
@@ -16,6 +17,8 @@
 #   l1_accel_normal_exit ACCEL RC   is RC how the emulator ends after L1 powers off?
 #   l1_accel_emulator ACCEL         the emulator's name, for messages: QEMU|Bochs
 #   l1_accel_lacks ACCEL PARAM      why L1's module cannot get PARAM there (empty: no known reason)
+#   l1_bochs_select                 sets L1_BOCHS (the binary) and L1_BOCHS_WHICH (one line naming
+#                                   it, and why when it is the fallback); RIG_BOCHS=FILE overrides
 #   l1_accel_shares_boots ACCEL     should cells that differ only in module parameters share one
 #                                   boot (a module reload each)? Yes where a boot takes minutes
 # The callers run L1_CMD under `timeout`, judge the run by the results channel, never by the
@@ -29,7 +32,8 @@ l1_accel_missing() {
 	case $1 in
 	tcg | kvm) command -v qemu-system-x86_64 >/dev/null || echo "qemu-system-x86_64 not found (apt-get install qemu-system-x86, or make deps)" ;;
 	bochs)
-		if ! command -v bochs >/dev/null; then
+		l1_bochs_select
+		if [[ -z $L1_BOCHS ]]; then
 			echo "bochs not found (apt-get install bochs bochsbios vgabios, or make deps)"
 		elif [[ ! -r /usr/share/bochs/BIOS-bochs-latest || ! -r /usr/share/bochs/VGABIOS-lgpl-latest ]]; then
 			echo "the Bochs BIOS images are missing (apt-get install bochsbios vgabios)"
@@ -57,8 +61,34 @@ l1_accel_shares_boots() { [[ $1 == bochs ]]; }
 
 l1_accel_lacks() {
 	case $1:$2 in
-	bochs:enable_apicv) echo "Bochs emulates no posted interrupts, so kvm_intel turns APICv off; full APICv needs a real Intel host" ;;
+	bochs:enable_apicv)
+		l1_bochs_select
+		[[ $L1_BOCHS_RIG == 1 ]] ||
+			echo "Debian's bochs 2.7 emulates no posted interrupts, so kvm_intel turns APICv off ($L1_BOCHS_WHY)"
+		;;
 	esac
+}
+
+# Which Bochs: RIG_BOCHS, else the project's build when it is current, else Debian's 2.7.
+# Decided once per shell; call it before any $(...) that needs it. The callers name
+# L1_BOCHS_WHICH once in their own status line (the fallback and its reason included).
+L1_BOCHS='' L1_BOCHS_WHICH='' L1_BOCHS_WHY='' L1_BOCHS_RIG=0
+l1_bochs_select() {
+	[[ -z $L1_BOCHS_WHICH ]] || return 0
+	local root rig
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	if [[ -n ${RIG_BOCHS:-} ]]; then
+		L1_BOCHS=$RIG_BOCHS
+		[[ -r $(dirname "$RIG_BOCHS")/patches ]] && L1_BOCHS_RIG=1
+		L1_BOCHS_WHICH="$RIG_BOCHS (RIG_BOCHS)"
+	elif rig=$("$root/ci/bochs/build" --check 2>/dev/null); then
+		L1_BOCHS=$rig L1_BOCHS_RIG=1
+		L1_BOCHS_WHICH="the project's Bochs 3.0 ($rig; patches: $(paste -sd' ' "$(dirname "$rig")/patches"))"
+	else
+		L1_BOCHS=$(command -v bochs || true)
+		L1_BOCHS_WHY=${rig:-"the project's Bochs is not built: make bochs"}
+		L1_BOCHS_WHICH="Debian's bochs 2.7 (${L1_BOCHS:-not installed}): $L1_BOCHS_WHY"
+	fi
 }
 
 l1_accel_normal_exit() {
@@ -99,8 +129,10 @@ l1_bochs_command() {
 	shift 5
 	append="console=ttyS0,115200 tsc_early_khz=$((L1_BOCHS_IPS / 1000)) rig.flush=16384 $append"
 	iso=$(l1_bochs_iso "$kernel" "$initrd" "$append") || return 1
+	l1_bochs_select
 	{
 		echo "# written by ci/l1-accel.bash; run as: bochs -q -f bochsrc (stdin: c, quit)"
+		echo "# Bochs: $L1_BOCHS_WHICH"
 		echo "megs: ${mem%M}"
 		echo "romimage: file=/usr/share/bochs/BIOS-bochs-latest"
 		echo "vgaromimage: file=/usr/share/bochs/VGABIOS-lgpl-latest"
@@ -116,16 +148,19 @@ l1_bochs_command() {
 		echo "clock: sync=none, time0=local"
 		echo "pci: enabled=1, chipset=i440fx"
 		echo "mouse: enabled=0"
-		# Without a sound card here, Debian's ALSA driver aborts Bochs ("buffer overflow detected").
-		echo "speaker: enabled=0"
-		echo "sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy"
+		# Without a sound card here, Debian's ALSA driver aborts Bochs ("buffer overflow detected");
+		# the project's lean build has no sound compiled in, and refuses the line.
+		if [[ $L1_BOCHS_RIG == 0 ]]; then
+			echo "speaker: enabled=0"
+			echo "sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy"
+		fi
 		echo "log: $dir/bochs.log"
 		echo "panic: action=fatal"
 		echo "error: action=report"
 	} >"$dir/bochsrc"
 	printf 'c\nquit\n' >"$dir/bochs.stdin"
 	L1_STDIN=$dir/bochs.stdin
-	L1_CMD=(bochs -q -f "$dir/bochsrc")
+	L1_CMD=("$L1_BOCHS" -q -f "$dir/bochsrc")
 }
 
 # l1_bochs_iso KERNEL INITRD APPEND: the path of the cached boot CD (built when missing).
