@@ -1,7 +1,7 @@
 /* The unit-test harness, shared by every test file of tests/unit/ linked into
  * build/unit-tests: CHECK() records a pass or a failure with file:line, the
- * expression and the values; the counters live in unit_tests.c, whose main()
- * runs every table of tests. */
+ * expression and the values; the counters live in main.c, whose main() runs
+ * every table of tests. */
 #ifndef SCRATCHRIG_UNIT_HARNESS_H
 #define SCRATCHRIG_UNIT_HARNESS_H
 
@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "layout.h"
+
 extern unsigned passed, failed;
 extern const char *current_test;
 
@@ -19,11 +21,16 @@ struct unit_test {
 	void (*fn)(void);
 };
 
-/* The tables of the other test files. */
-extern const struct unit_test hostmodel_tests[];
-extern const unsigned hostmodel_test_count;
-extern const struct unit_test strace_parse_tests[];
-extern const unsigned strace_parse_test_count;
+/* The table of each test file, one file per unit (main.c runs them). */
+#define UNIT_TABLE(unit)                                                                          \
+	extern const struct unit_test unit##_tests[];                                             \
+	extern const unsigned unit##_test_count
+UNIT_TABLE(layout);
+UNIT_TABLE(options);
+UNIT_TABLE(loader);
+UNIT_TABLE(hostmodel);
+UNIT_TABLE(strace_parse);
+UNIT_TABLE(session);
 
 static inline void check_(bool ok, const char *file, int line, const char *expr, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
@@ -74,6 +81,22 @@ static inline void check_(bool ok, const char *file, int line, const char *expr,
 #define GIB (1ULL << 30)
 #define TIB (1ULL << 40)
 #define PAGE SR_PAGE_SIZE
+
+/* A range list's expected contents. */
+struct span {
+	uint64_t base, size;
+};
+
+/* Compare `list` against the expected spans; `ctx` names the case. */
+static inline void check_ranges(const struct sr_ranges *list, const struct span *want, unsigned n,
+				const char *ctx)
+{
+	CHECK_EQ(list->count, n, "%s: range count", ctx);
+	for (unsigned i = 0; i < n && i < list->count; i++) {
+		CHECK_EQ(list->r[i].base, want[i].base, "%s: range %u base", ctx, i);
+		CHECK_EQ(list->r[i].size, want[i].size, "%s: range %u size", ctx, i);
+	}
+}
 
 /* xorshift64*: deterministic, so a failing seed reproduces. */
 #define PROPERTY_SEED 0x5CA7C4C0FFEE1234ULL

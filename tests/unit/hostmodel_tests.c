@@ -7,7 +7,6 @@
 
 #include "harness.h"
 #include "hostmodel.h"
-#include "options.h"
 
 #define PAGE SR_PAGE_SIZE
 #define APIC HM_APIC_ACCESS_GPA
@@ -260,49 +259,7 @@ static void test_model_property(void)
 	free(vm);
 }
 
-/* vmm --host MODEL: the model's default ranges become --reserve placeholders. */
-static enum sr_parse_status parse_host(struct sr_options *opt, char *err, size_t size,
-				       const char *a, const char *b, const char *c)
-{
-	char *argv[] = {"vmm", (char *)a, (char *)b, (char *)c, NULL};
-	int argc = c ? 4 : b ? 3 : 2;
-	return sr_parse_options(opt, argc, argv, err, size);
-}
-
-static void test_vmm_host_option(void)
-{
-	struct sr_options opt;
-	char err[256] = "";
-
-	CHECK_EQ(parse_host(&opt, err, sizeof(err), "--host", "intel", NULL), SR_PARSE_OK, "%s", err);
-	CHECK_EQ(opt.reserve.count, 1, "intel: one placeholder");
-	CHECK_EQ(opt.reserve.r[0].base, APIC, "at the APIC page");
-	CHECK_EQ(opt.reserve.r[0].size, PAGE, "one page");
-	CHECK_EQ(parse_host(&opt, err, sizeof(err), "--host=amd-avic", NULL, NULL), SR_PARSE_OK, "%s", err);
-	CHECK_EQ(opt.reserve.count, 1, "amd-avic: one placeholder");
-	CHECK_EQ(parse_host(&opt, err, sizeof(err), "--host", "intel-noug", NULL), SR_PARSE_OK, "%s", err);
-	CHECK_EQ(opt.reserve.count, 2, "intel-noug: APIC page and identity map");
-	CHECK_EQ(opt.reserve.r[1].base, IDMAP, "identity map");
-	CHECK_EQ(parse_host(&opt, err, sizeof(err), "--host", "none", NULL), SR_PARSE_OK, "%s", err);
-	CHECK_EQ(opt.reserve.count, 0, "none: no placeholder");
-	CHECK_EQ(parse_host(&opt, err, sizeof(err), "--host", "none", "--emulate-apic-page"), SR_PARSE_OK,
-		 "%s", err);
-	CHECK_EQ(opt.reserve.count, 1, "none and the emulated page");
-	CHECK_EQ(parse_host(&opt, err, sizeof(err), "--host", "amd", NULL), SR_PARSE_ERROR, "unknown");
-	CHECK_HAS(err, "--host amd: unknown host model", "names the option");
-	CHECK_HAS(err, "intel-noug", "lists the models");
-	CHECK_EQ(parse_host(&opt, err, sizeof(err), "--host", "intel", "--emulate-apic-page"),
-		 SR_PARSE_ERROR, "the page twice");
-	CHECK_HAS(err, "overlaps", "overlap");
-	CHECK_EQ(parse_host(&opt, err, sizeof(err), "--host", "intel", "--host=none"), SR_PARSE_ERROR,
-		 "twice");
-	CHECK_HAS(err, "--host: given more than once", "once");
-	CHECK_EQ(parse_host(&opt, err, sizeof(err), "--host", NULL, NULL), SR_PARSE_ERROR, "no value");
-	CHECK_HAS(err, "missing value", "missing");
-}
-
 const struct unit_test hostmodel_tests[] = {
-	{"vmm_host_option", test_vmm_host_option},
 	{"hostmodel_table", test_model_table},
 	{"hostmodel_default_ranges", test_default_ranges},
 	{"hostmodel_scenarios", test_scenarios},
