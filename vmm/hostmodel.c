@@ -70,6 +70,21 @@ void hm_vm_init(struct hm_vm *vm, const struct hm_model *model)
 	vm->identity_map_gpa = HM_IDENTITY_MAP_GPA;
 }
 
+bool hm_refused(enum hm_answer a, enum hm_context ctx)
+{
+	switch (a) {
+	case HM_ALLOW:
+		return false;
+	case HM_REFUSE_PRIVATE:
+	case HM_REFUSE_BIRTH:
+	case HM_REFUSE_AGAIN:
+		return true;
+	case HM_REFUSE_USER:
+		return ctx == HM_REPLAY_NO_KERNEL; /* live: the real kernel's to refuse */
+	}
+	return false;
+}
+
 const char *hm_change_name(enum hm_change c)
 {
 	static const char *const names[] = {

@@ -89,6 +89,23 @@ enum hm_answer {
 	HM_REFUSE_USER,    /* a user slot over another user slot: every host refuses it */
 };
 
+/* Where a verdict is applied: the one decision "refused or not" reads it. */
+enum hm_context {
+	/* kvm-as tracing a VMM: a call it lets through reaches this host's
+	 * real KVM, which refuses a user slot over another user slot itself
+	 * (every host does); kvm-as refuses only what the model's private
+	 * slots add. */
+	HM_LIVE_KERNEL,
+	/* --replay of a log: no kernel stands behind the model (with --kvm the
+	 * kernel's answer is compared with the model's, not taken in its
+	 * place), so the model refuses everything its rules refuse, the
+	 * user-over-user overlap included. */
+	HM_REPLAY_NO_KERNEL,
+};
+
+/* Whether a call with this answer fails, in this context. */
+bool hm_refused(enum hm_answer a, enum hm_context ctx);
+
 enum hm_change { HM_CREATE, HM_MOVE, HM_FLAGS, HM_DELETE, HM_UNCHANGED, HM_INVALID, HM_NOT_SLOT };
 
 struct hm_verdict {

@@ -259,11 +259,36 @@ static void test_model_property(void)
 	free(vm);
 }
 
+/* The one decision "refused or not": every refusal of a private range fails
+ * the call in both contexts; a user slot over another user slot is the
+ * model's to refuse only when no kernel stands behind it (a replay): live,
+ * the real kernel refuses it itself. */
+static void test_refused_context(void)
+{
+	static const struct {
+		enum hm_answer answer;
+		bool live, replay;
+	} want[] = {
+		{HM_ALLOW, false, false},
+		{HM_REFUSE_PRIVATE, true, true},
+		{HM_REFUSE_BIRTH, true, true},
+		{HM_REFUSE_AGAIN, true, true},
+		{HM_REFUSE_USER, false, true},
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(want); i++) {
+		CHECK_EQ(hm_refused(want[i].answer, HM_LIVE_KERNEL), want[i].live, "answer %d live",
+			 want[i].answer);
+		CHECK_EQ(hm_refused(want[i].answer, HM_REPLAY_NO_KERNEL), want[i].replay,
+			 "answer %d in a replay", want[i].answer);
+	}
+}
+
 const struct unit_test hostmodel_tests[] = {
 	{"hostmodel_table", test_model_table},
 	{"hostmodel_default_ranges", test_default_ranges},
 	{"hostmodel_scenarios", test_scenarios},
 	{"hostmodel_no_check_on_flags_and_delete", test_no_check_on_flags_and_delete},
 	{"hostmodel_property", test_model_property},
+	{"hostmodel_refused_context", test_refused_context},
 };
 const unsigned hostmodel_test_count = sizeof(hostmodel_tests) / sizeof(hostmodel_tests[0]);

@@ -10,8 +10,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ka_exit.h"
+#include "options.h"
 #include "strace_parse.h"
-#include "tracer.h"
 
 #define MAX_VMS 64
 #define MAX_VCPU_FDS 1024
@@ -179,7 +180,7 @@ static void one_call(struct replay *r, const struct sp_call *c)
 	}
 	id = vm_index(r, vm);
 	v = hm_judge(&vm->model, &k->ev);
-	refused = v.answer != HM_ALLOW;
+	refused = hm_refused(v.answer, HM_REPLAY_NO_KERNEL);
 	/* An EEXIST in the log is judged again (it may come from the recording
 	 * host's own private slot); any other error took no effect there. */
 	took_effect = !refused && (logged_ok || c->err == EEXIST);
@@ -244,7 +245,7 @@ static int finish(struct replay *r, unsigned calls)
 /* --kvm: the device and one mapping as large as every slot created. */
 static int open_kvm(struct replay *r, uint64_t total)
 {
-	const char *dev = getenv("SCRATCHRIG_KVM_DEVICE") ? getenv("SCRATCHRIG_KVM_DEVICE") : "/dev/kvm";
+	const char *dev = getenv(SR_KVM_DEVICE_ENV) ? getenv(SR_KVM_DEVICE_ENV) : SR_DEFAULT_KVM_DEVICE;
 
 	if ((r->kvm_fd = open(dev, O_RDWR | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "kvm-as: --kvm: cannot open %s: %s\n", dev, strerror(errno));

@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ka_exit.h"
+
 static void out_of_memory(void)
 {
 	fprintf(stderr, "kvm-as: out of memory\n");
-	exit(3);
+	exit(KA_EXIT_CANNOT_TRACE);
 }
 
 void ks_init(struct ks_session *s, const struct hm_model *host, FILE *trace)
@@ -102,12 +104,6 @@ struct ks_vm *ks_lookup(struct ks_session *s, pid_t tgid, int fd)
 	return NULL;
 }
 
-static bool refuses(enum hm_answer a)
-{
-	/* User-over-user overlaps are the real kernel's to refuse. */
-	return a == HM_REFUSE_PRIVATE || a == HM_REFUSE_BIRTH || a == HM_REFUSE_AGAIN;
-}
-
 void ks_begin(struct ks_session *s, pid_t tgid, const struct kc_call *c, struct ks_pending *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -119,7 +115,8 @@ void ks_begin(struct ks_session *s, pid_t tgid, const struct kc_call *c, struct 
 		return;
 	for (unsigned m = 0; m < hm_model_count; m++)
 		p->v[m] = hm_judge(&p->vm->model[m], &c->ev);
-	p->refuse = refuses(p->v[s->host_index].answer);
+	/* The call goes on to this host's real KVM (enum hm_context). */
+	p->refuse = hm_refused(p->v[s->host_index].answer, HM_LIVE_KERNEL);
 }
 
 static void json_hex(FILE *f, const char *key, uint64_t v)
@@ -172,7 +169,7 @@ static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending 
 		fputs(",\"models\":{", f);
 		for (unsigned m = 0; m < hm_model_count; m++)
 			fprintf(f, "%s\"%s\":\"%s\"", m ? "," : "", hm_models[m].name,
-				refuses(p->v[m].answer) ? "refuse" : "allow");
+				hm_refused(p->v[m].answer, HM_LIVE_KERNEL) ? "refuse" : "allow");
 		fputc('}', f);
 	}
 	fputs("}\n", f);
@@ -194,7 +191,7 @@ bool ks_end(struct ks_session *s, pid_t pid, pid_t tgid, struct ks_pending *p, l
 	if (vm == NULL)
 		return false; /* not a VM we follow: no line, nothing to judge */
 	for (unsigned m = 0; m < hm_model_count; m++) {
-		if (refuses(p->v[m].answer)) {
+		if (hm_refused(p->v[m].answer, HM_LIVE_KERNEL)) {
 			unsigned n = vm->refusals[m]++;
 			if (n < KS_MAX_REFUSALS)
 				kc_describe(&p->call, vm->first[m][n], sizeof(vm->first[m][n]));

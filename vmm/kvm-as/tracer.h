@@ -4,14 +4,8 @@
 #ifndef KVM_AS_TRACER_H
 #define KVM_AS_TRACER_H
 
+#include "ka_exit.h"
 #include "session.h"
-
-/* kvm-as's own exit codes (main.c prints the table in --help). */
-#define KA_EXIT_USAGE 2
-#define KA_EXIT_CANNOT_TRACE 3
-#define KA_EXIT_REFUSED 4
-#define KA_EXIT_NOT_EXECUTABLE 126
-#define KA_EXIT_NOT_FOUND 127
 
 /* Execs argv[0] (PATH search) in this process, traced by a grandchild that
  * writes the session's summary when it ends: CMD's exit status is this
