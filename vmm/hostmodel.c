@@ -23,6 +23,24 @@ const struct hm_model hm_models[] = {
 };
 const unsigned hm_model_count = sizeof(hm_models) / sizeof(hm_models[0]);
 
+const struct hm_range hm_privates[HM_PRIVATE_COUNT] = {
+	/* APIC_DEFAULT_PHYS_BASE: the LAPIC's own page */
+	[HM_APIC_ACCESS] = {"apic-access", SR_LAPIC_GPA, SR_PAGE_SIZE,
+			    "the KVM APIC-access page (KVM's private memslot for APIC virtualization)"},
+	/* VMX_EPT_IDENTITY_PAGETABLE_ADDR, until KVM_SET_IDENTITY_MAP_ADDR moves it */
+	[HM_IDENTITY_MAP] = {"identity-map", 0xFFFBC000ULL, SR_PAGE_SIZE,
+			     "the KVM EPT identity-map page (Intel without unrestricted guest)"},
+	/* RMODE_TSS_SIZE rounded up to pages (vmx_set_tss_addr), where userspace says */
+	[HM_TSS] = {"tss", 0, 3 * SR_PAGE_SIZE,
+		    "the KVM real-mode TSS (KVM_SET_TSS_ADDR, Intel without unrestricted guest)"},
+};
+
+const struct hm_range hm_devices[HM_DEVICE_COUNT] = {
+	[HM_LAPIC] = {"lapic", SR_LAPIC_GPA, SR_PAGE_SIZE, "LAPIC MMIO page (not RAM with --irqchip on)"},
+	[HM_IOAPIC] = {"ioapic", SR_IOAPIC_GPA, SR_PAGE_SIZE,
+		       "IOAPIC MMIO page (not RAM with --irqchip on)"},
+};
+
 const struct hm_model *hm_model_find(const char *name)
 {
 	for (unsigned i = 0; i < hm_model_count; i++)
@@ -33,32 +51,66 @@ const struct hm_model *hm_model_find(const char *name)
 
 const char *hm_model_names(void)
 {
-	return "intel, intel-noug, amd-avic, none";
+	static char names[128];
+	size_t n = 0;
+
+	if (names[0] != '\0')
+		return names;
+	for (unsigned i = 0; i < hm_model_count && n < sizeof(names); i++)
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
+				      hm_models[i].name);
+	return names;
 }
 
 const char *hm_private_name(enum hm_private p)
 {
-	switch (p) {
-	case HM_APIC_ACCESS:
-		return "the KVM APIC-access page (KVM's private memslot for APIC virtualization)";
-	case HM_IDENTITY_MAP:
-		return "the KVM EPT identity-map page (Intel without unrestricted guest)";
-	case HM_TSS:
-		return "the KVM real-mode TSS (KVM_SET_TSS_ADDR, Intel without unrestricted guest)";
-	case HM_PRIVATE_COUNT:
-		break;
-	}
+	if ((unsigned)p < HM_PRIVATE_COUNT)
+		return hm_privates[p].what;
 	return "a KVM private memslot";
+}
+
+const char *hm_reserved_range_name(uint64_t base, uint64_t size)
+{
+	for (unsigned p = 0; p < HM_PRIVATE_COUNT; p++)
+		if (hm_privates[p].gpa != 0 &&
+		    sr_overlaps(base, size, hm_privates[p].gpa, hm_privates[p].size))
+			return hm_privates[p].what;
+	return "a KVM private memslot or another slot";
+}
+
+static void print_range(FILE *out, const char *kind, const struct hm_range *r)
+{
+	if (r->gpa)
+		fprintf(out, "%s\t%s\t0x%llx\t0x%llx\t%s\n", kind, r->key, (unsigned long long)r->gpa,
+			(unsigned long long)r->size, r->what);
+	else
+		fprintf(out, "%s\t%s\t-\t0x%llx\t%s\n", kind, r->key, (unsigned long long)r->size,
+			r->what);
+}
+
+void hm_print_table(FILE *out)
+{
+	for (unsigned i = 0; i < hm_model_count; i++) {
+		const struct hm_model *m = &hm_models[i];
+		fprintf(out, "model\t%s\t", m->name);
+		for (unsigned p = 0, n = 0; p < HM_PRIVATE_COUNT; p++)
+			if (m->privates & BIT(p))
+				fprintf(out, "%s%s", n++ ? "," : "", hm_privates[p].key);
+		fprintf(out, "%s\t%s\n", m->privates ? "" : "-", m->hosts);
+	}
+	for (unsigned p = 0; p < HM_PRIVATE_COUNT; p++)
+		print_range(out, "private", &hm_privates[p]);
+	for (unsigned d = 0; d < HM_DEVICE_COUNT; d++)
+		print_range(out, "device", &hm_devices[d]);
 }
 
 bool hm_model_default_ranges(const struct hm_model *m, struct sr_ranges *out)
 {
-	if ((m->privates & BIT(HM_APIC_ACCESS)) &&
-	    !sr_ranges_add(out, HM_APIC_ACCESS_GPA, SR_PAGE_SIZE, hm_private_name(HM_APIC_ACCESS)))
-		return false;
-	if ((m->privates & BIT(HM_IDENTITY_MAP)) &&
-	    !sr_ranges_add(out, HM_IDENTITY_MAP_GPA, SR_PAGE_SIZE, hm_private_name(HM_IDENTITY_MAP)))
-		return false;
+	/* The TSS has no default address: it exists only after KVM_SET_TSS_ADDR. */
+	for (unsigned p = 0; p < HM_PRIVATE_COUNT; p++)
+		if ((m->privates & BIT(p)) && hm_privates[p].gpa != 0 &&
+		    !sr_ranges_add(out, hm_privates[p].gpa, hm_privates[p].size, hm_privates[p].what))
+			return false;
 	return true;
 }
 
@@ -67,7 +119,7 @@ void hm_vm_init(struct hm_vm *vm, const struct hm_model *model)
 	memset(vm, 0, sizeof(*vm));
 	vm->model = model;
 	/* init_rmode_identity_map(): the default when userspace set none. */
-	vm->identity_map_gpa = HM_IDENTITY_MAP_GPA;
+	vm->identity_map_gpa = hm_privates[HM_IDENTITY_MAP].gpa;
 }
 
 bool hm_refused(enum hm_answer a, enum hm_context ctx)
@@ -197,7 +249,7 @@ static void vcpu_births(const struct hm_vm *vm, bool want[HM_PRIVATE_COUNT])
 
 static uint64_t birth_gpa(const struct hm_vm *vm, enum hm_private p)
 {
-	return p == HM_APIC_ACCESS ? HM_APIC_ACCESS_GPA : vm->identity_map_gpa;
+	return p == HM_APIC_ACCESS ? hm_privates[HM_APIC_ACCESS].gpa : vm->identity_map_gpa;
 }
 
 struct hm_verdict hm_judge(const struct hm_vm *vm, const struct hm_event *ev)
@@ -211,7 +263,7 @@ struct hm_verdict hm_judge(const struct hm_vm *vm, const struct hm_event *ev)
 	case HM_CREATE_VCPU:
 		vcpu_births(vm, want);
 		for (int p = HM_APIC_ACCESS; p <= HM_IDENTITY_MAP; p++)
-			if (want[p] && birth_refused(vm, (enum hm_private)p, birth_gpa(vm, p), SR_PAGE_SIZE, &v))
+			if (want[p] && birth_refused(vm, (enum hm_private)p, birth_gpa(vm, p), hm_privates[p].size, &v))
 				return v;
 		break;
 	case HM_SET_TSS_ADDR:
@@ -226,7 +278,7 @@ struct hm_verdict hm_judge(const struct hm_vm *vm, const struct hm_event *ev)
 			v.priv = vm->priv[HM_TSS];
 			break;
 		}
-		birth_refused(vm, HM_TSS, ev->gpa, HM_TSS_PAGES * SR_PAGE_SIZE, &v);
+		birth_refused(vm, HM_TSS, ev->gpa, hm_privates[HM_TSS].size, &v);
 		break;
 	case HM_CREATE_IRQCHIP:
 	case HM_SPLIT_IRQCHIP:
@@ -284,7 +336,7 @@ void hm_commit(struct hm_vm *vm, const struct hm_event *ev, const struct hm_verd
 		    v->which == HM_IDENTITY_MAP) {
 			vcpu_births(vm, want);
 			if (want[HM_APIC_ACCESS])
-				born(vm, HM_APIC_ACCESS, HM_APIC_ACCESS_GPA, SR_PAGE_SIZE);
+				born(vm, HM_APIC_ACCESS, hm_privates[HM_APIC_ACCESS].gpa, hm_privates[HM_APIC_ACCESS].size);
 		}
 		return;
 	}
@@ -300,11 +352,11 @@ void hm_commit(struct hm_vm *vm, const struct hm_event *ev, const struct hm_verd
 		vcpu_births(vm, want);
 		for (int p = HM_APIC_ACCESS; p <= HM_IDENTITY_MAP; p++)
 			if (want[p])
-				born(vm, (enum hm_private)p, birth_gpa(vm, p), SR_PAGE_SIZE);
+				born(vm, (enum hm_private)p, birth_gpa(vm, p), hm_privates[p].size);
 		break;
 	case HM_SET_TSS_ADDR:
 		if (keeps(vm, HM_TSS))
-			born(vm, HM_TSS, ev->gpa, HM_TSS_PAGES * SR_PAGE_SIZE);
+			born(vm, HM_TSS, ev->gpa, hm_privates[HM_TSS].size);
 		break;
 	case HM_SET_IDENTITY_MAP:
 		vm->identity_map_gpa = ev->gpa;

@@ -2,24 +2,40 @@
  * at which ioctl they appear. Pure code (no ioctls): `vmm --host` reads the
  * table, kvm-as feeds it every memslot-related ioctl of a traced VMM or of a
  * strace log. The rules follow the kernel (6.1 and 6.12); each is cited where
- * it is applied in hostmodel.c. */
+ * it is applied in hostmodel.c.
+ *
+ * hostmodel.c holds the one table of these facts: the models (hm_models),
+ * KVM's private ranges (hm_privates) and the in-kernel irqchip's pages
+ * (hm_devices, at abi.h's addresses, which the guest uses). The VMM's memory
+ * map, its messages, both --help texts and `kvm-as --list-models` read it. */
 #ifndef SCRATCHRIG_HOSTMODEL_H
 #define SCRATCHRIG_HOSTMODEL_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "layout.h"
 
-#define HM_APIC_ACCESS_GPA 0xFEE00000ULL     /* APIC_DEFAULT_PHYS_BASE */
-#define HM_IDENTITY_MAP_GPA 0xFFFBC000ULL    /* VMX_EPT_IDENTITY_PAGETABLE_ADDR */
-#define HM_TSS_PAGES 3                       /* RMODE_TSS_SIZE rounded up: vmx_set_tss_addr */
 #define HM_MAX_USER_SLOTS 512                /* live user slots one model VM follows */
+
+/* A fixed guest-physical range of KVM on x86. */
+struct hm_range {
+	const char *key;  /* short name, for --list-models: "apic-access", "lapic" */
+	uint64_t gpa;     /* where it is; 0: only where userspace puts it (the TSS) */
+	uint64_t size;
+	const char *what; /* label for messages */
+};
 
 /* The private slots of KVM on x86 (arch/x86/include/asm/kvm_host.h:
  * TSS_PRIVATE_MEMSLOT, APIC_ACCESS_PAGE_PRIVATE_MEMSLOT,
  * IDENTITY_PAGETABLE_PRIVATE_MEMSLOT). */
 enum hm_private { HM_APIC_ACCESS, HM_IDENTITY_MAP, HM_TSS, HM_PRIVATE_COUNT };
+extern const struct hm_range hm_privates[HM_PRIVATE_COUNT];
+
+/* The in-kernel irqchip's MMIO pages: not RAM when the irqchip is on. */
+enum hm_device { HM_LAPIC, HM_IOAPIC, HM_DEVICE_COUNT };
+extern const struct hm_range hm_devices[HM_DEVICE_COUNT];
 
 struct hm_model {
 	const char *name;
@@ -33,11 +49,22 @@ extern const unsigned hm_model_count;
 /* NULL when no model has that name. */
 const struct hm_model *hm_model_find(const char *name);
 
-/* "intel, intel-noug, amd-avic, none": for messages. */
+/* "intel, intel-noug, amd-avic, none" (from the table): for messages. */
 const char *hm_model_names(void);
 
 /* Label of a private slot for messages ("the KVM APIC-access page ..."). */
 const char *hm_private_name(enum hm_private p);
+
+/* Name a range KVM refused by the private slot it meets at its default
+ * address, for messages ("a KVM private memslot or another slot" if none). */
+const char *hm_reserved_range_name(uint64_t base, uint64_t size);
+
+/* The whole table, one tab-separated record a line, for tests and docs
+ * checks (`kvm-as --list-models`):
+ *   model    NAME  PRIVATE-KEYS (comma-separated, or -)  HOSTS
+ *   private  KEY   GPA (0x..., or - where userspace sets it)  SIZE  LABEL
+ *   device   KEY   GPA  SIZE  LABEL */
+void hm_print_table(FILE *out);
 
 /* The ranges a default VM (in-kernel LAPIC, one vCPU, no KVM_SET_TSS_ADDR or
  * KVM_SET_IDENTITY_MAP_ADDR) of this model has: what `vmm --host` registers

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "exit_codes.h"
+#include "hostmodel.h"
 #include "report.h"
 
 #define CPUID_EXT_FEATURES 0x80000001u
@@ -195,7 +196,7 @@ unsigned sr_probe_reserved(struct sr_vm *vm, uint64_t gpa, uint64_t size, void *
 		sr_die(SR_EXIT_HOST, "KVM_SET_USER_MEMORY_REGION probing [0x%llx-0x%llx]: %s",
 		       (unsigned long long)gpa, (unsigned long long)(gpa + size - 1), strerror(err));
 	if (size == SR_PAGE_SIZE) {
-		if (!sr_ranges_add(found, gpa, size, sr_reserved_range_name(gpa, size)))
+		if (!sr_ranges_add(found, gpa, size, hm_reserved_range_name(gpa, size)))
 			sr_die(SR_EXIT_HOST, "more than %d reserved ranges found; giving up", SR_MAX_RANGES);
 		return ioctls;
 	}

@@ -238,12 +238,3 @@ uint64_t sr_scratch_tested_pages(const struct sr_scratch *s)
 {
 	return (s->size - sr_ranges_bytes_within(&s->untouched, s->base, s->size)) / SR_PAGE_SIZE;
 }
-
-const char *sr_reserved_range_name(uint64_t base, uint64_t size)
-{
-	if (sr_overlaps(base, size, SR_LAPIC_GPA, SR_PAGE_SIZE))
-		return "the KVM APIC-access page (KVM's private memslot for APIC virtualization)";
-	if (sr_overlaps(base, size, 0xFFFBC000ULL, SR_PAGE_SIZE))
-		return "the KVM EPT identity-map page (Intel without unrestricted guest)";
-	return "a KVM private memslot or another slot";
-}

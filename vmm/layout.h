@@ -104,7 +104,4 @@ bool sr_scratch_layout(struct sr_scratch *out, uint64_t top, uint64_t size, bool
 /* Scratch pages the guest writes and verifies. */
 uint64_t sr_scratch_tested_pages(const struct sr_scratch *s);
 
-/* Name a reserved range by what KVM keeps there, for messages. */
-const char *sr_reserved_range_name(uint64_t base, uint64_t size);
-
 #endif

@@ -11,6 +11,7 @@
 
 #include "abi.h"
 #include "exit_codes.h"
+#include "hostmodel.h"
 #include "irq.h"
 #include "kvm.h"
 #include "layout.h"
@@ -25,8 +26,6 @@
 #define MAX_SPLIT_ATTEMPTS 8
 #define INTERRUPT_WAIT_MS 3000 /* per kind; the guest's own bound, well inside --timeout */
 
-static const char LAPIC_WINDOW[] = "LAPIC MMIO page (not RAM with --irqchip on)";
-static const char IOAPIC_WINDOW[] = "IOAPIC MMIO page (not RAM with --irqchip on)";
 static const char PLACEHOLDER[] = "--reserve placeholder";
 
 static void *map_anonymous(uint64_t size, const char *what)
@@ -93,8 +92,8 @@ static void reserved_ranges(const struct sr_options *opt, struct sr_ranges *devi
 			    struct sr_ranges *kept_out, struct sr_ranges *declared)
 {
 	*devices = (struct sr_ranges){0};
-	sr_ranges_add(devices, SR_LAPIC_GPA, SR_PAGE_SIZE, LAPIC_WINDOW);
-	sr_ranges_add(devices, SR_IOAPIC_GPA, SR_PAGE_SIZE, IOAPIC_WINDOW);
+	for (unsigned d = 0; d < HM_DEVICE_COUNT; d++)
+		sr_ranges_add(devices, hm_devices[d].gpa, hm_devices[d].size, hm_devices[d].what);
 	*kept_out = opt->irqchip ? *devices : (struct sr_ranges){0};
 	*declared = opt->reserve;
 	for (unsigned i = 0; i < kept_out->count; i++)
@@ -150,7 +149,7 @@ static void register_placeholders(struct sr_vm *vm, const struct sr_options *opt
 			munmap(host, r->size);
 			sr_info("placeholder [0x%llx-0x%llx] not registered: KVM already reserves it (%s)",
 				(unsigned long long)r->base, (unsigned long long)sr_range_end(r),
-				sr_reserved_range_name(r->base, r->size));
+				hm_reserved_range_name(r->base, r->size));
 			continue;
 		}
 		if (err)
@@ -186,7 +185,7 @@ static void label_found(struct sr_ranges *found, const struct sr_options *opt)
 {
 	for (unsigned i = 0; i < found->count; i++) {
 		struct sr_range *r = &found->r[i];
-		r->what = is_live_placeholder(opt, r) ? PLACEHOLDER : sr_reserved_range_name(r->base, r->size);
+		r->what = is_live_placeholder(opt, r) ? PLACEHOLDER : hm_reserved_range_name(r->base, r->size);
 	}
 }
 

@@ -7,8 +7,31 @@
 #include "exit_codes.h"
 #include "hostmodel.h"
 
+#define HELP_COLUMN 24 /* where an option's description starts */
+#define HELP_WIDTH 80
+
+/* One option whose description is built at run time: its words wrapped
+ * within HELP_WIDTH columns, continuation lines at HELP_COLUMN. */
+static void print_option(FILE *out, const char *option, const char *text)
+{
+	int col = fprintf(out, "  %-*s", HELP_COLUMN - 3, option);
+
+	for (const char *w = text; *w != '\0'; w += strspn(w, " ")) {
+		int n = (int)strcspn(w, " ");
+		if (w != text && col + 1 + n > HELP_WIDTH)
+			col = fprintf(out, "\n%*s", HELP_COLUMN - 1, "") - 1;
+		col += fprintf(out, " %.*s", n, w);
+		w += n;
+	}
+	fputc('\n', out);
+}
+
 void sr_print_usage(FILE *out)
 {
+	const struct hm_range *lapic = &hm_devices[HM_LAPIC], *ioapic = &hm_devices[HM_IOAPIC];
+	const struct hm_range *apic_page = &hm_privates[HM_APIC_ACCESS];
+	char host[256];
+
 	fprintf(out,
 		"usage: vmm [options]\n"
 		"Boot the scratchrig guest with a scratch region at the top of guest-physical space.\n"
@@ -21,26 +44,30 @@ void sr_print_usage(FILE *out)
 		"  --gpa-top T           last scratch byte: 32 (0xffffffff, default), 36 (0xfffffffff),\n"
 		"                        or an address such as 0xfedfffff\n"
 		"  --irqchip on|off      create KVM's in-kernel irqchip (default on); when on, the LAPIC\n"
-		"                        page 0xfee00000 and IOAPIC page 0xfec00000 stay out of scratch\n"
+		"                        page 0x%llx and IOAPIC page 0x%llx stay out of scratch\n"
 		"  --apic-check on|off   guest reads its LAPIC and IOAPIC versions through MMIO\n"
 		"                        (default: on with the irqchip)\n"
 		"  --interrupts N        guest waits for N LAPIC timer (after one one-shot) and N\n"
 		"                        external IOAPIC interrupts (default 3 with the APIC check, else 0)\n"
 		"  --reserve GPA:SIZE    register a placeholder slot standing in for a hypervisor-private\n"
 		"                        one before scratch is mapped (repeatable)\n"
-		"  --emulate-apic-page   same as --reserve 0xfee00000:0x1000\n"
+		"  --emulate-apic-page   same as --reserve 0x%llx:0x%llx\n"
 		"  --vcpu-order O        before-scratch: KVM_CREATE_VCPU before the scratch slots (the\n"
 		"                        affected VMM's order; default); after-scratch: after them, so that\n"
-		"                        a private slot KVM creates with the vCPU meets the scratch slots\n"
-		"  --host MODEL          placeholders for a host model's private slots (intel,\n"
-		"                        intel-noug, amd-avic, none; see kvm-as --help)\n"
+		"                        a private slot KVM creates with the vCPU meets the scratch slots\n",
+		(unsigned long long)lapic->gpa, (unsigned long long)ioapic->gpa,
+		(unsigned long long)apic_page->gpa, (unsigned long long)apic_page->size);
+	snprintf(host, sizeof(host), "placeholders for a host model's private slots (%s; see kvm-as --help)",
+		 hm_model_names());
+	print_option(out, "--host MODEL", host);
+	fprintf(out,
 		"  --touch all|none      guest writes and verifies every scratch page (default all)\n"
 		"  --thp on|off          back scratch with transparent huge pages: its host mapping is\n"
 		"                        2 MiB-congruent with its GPA and MADV_HUGEPAGE (default on)\n"
 		"  --timeout SECONDS     stop a guest still running after this long (default 30)\n"
 		"  --probe               print the ranges KVM refuses between 0x400000 and the top, exit 0\n"
 		"  --guest PATH          guest ELF (default: guest.elf beside this program)\n"
-		"  --kvm-device PATH     KVM device (default /dev/kvm, or $" SR_KVM_DEVICE_ENV ")\n"
+		"  --kvm-device PATH     KVM device (default " SR_DEFAULT_KVM_DEVICE ", or $" SR_KVM_DEVICE_ENV ")\n"
 		"  -v, --verbose         print the memory map and the guest's results to stderr\n"
 		"  -h, --help            show this help\n"
 		"\n"
@@ -147,13 +174,15 @@ static bool parse_on_off(const char *v, bool *out)
 static enum sr_parse_status add_reserve(struct sr_options *opt, const char *value, char *err,
 					size_t err_size)
 {
+	const struct hm_range *example = &hm_privates[HM_APIC_ACCESS];
 	char gpa_text[64];
 	const char *colon = strchr(value, ':');
 	const char *why;
 	uint64_t gpa, size;
 
 	if (colon == NULL || (size_t)(colon - value) >= sizeof(gpa_text))
-		return fail(err, err_size, "--reserve %s: expected GPA:SIZE, e.g. 0xfee00000:0x1000", value);
+		return fail(err, err_size, "--reserve %s: expected GPA:SIZE, e.g. 0x%llx:0x%llx", value,
+			    (unsigned long long)example->gpa, (unsigned long long)example->size);
 	memcpy(gpa_text, value, (size_t)(colon - value));
 	gpa_text[colon - value] = '\0';
 	if ((why = sr_parse_u64(gpa_text, &gpa)) != NULL)
@@ -181,24 +210,31 @@ static enum sr_parse_status add_reserve(struct sr_options *opt, const char *valu
 	return SR_PARSE_OK;
 }
 
+/* A range given by the table, as --reserve GPA:SIZE (its errors read alike). */
+static enum sr_parse_status reserve_range(struct sr_options *opt, uint64_t base, uint64_t size,
+					  char *err, size_t err_size)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "0x%llx:0x%llx", (unsigned long long)base,
+		 (unsigned long long)size);
+	return add_reserve(opt, text, err, err_size);
+}
+
 /* --host MODEL: the model's ranges (hostmodel.c), each as a --reserve. */
 static enum sr_parse_status add_host_model(struct sr_options *opt, const char *name, char *err,
 					   size_t err_size)
 {
 	const struct hm_model *m = hm_model_find(name);
 	struct sr_ranges ranges = {0};
-	char text[64];
 
 	if (m == NULL)
 		return fail(err, err_size, "--host %s: unknown host model (one of %s)", name,
 			    hm_model_names());
 	hm_model_default_ranges(m, &ranges);
-	for (unsigned i = 0; i < ranges.count; i++) {
-		snprintf(text, sizeof(text), "0x%llx:0x%llx", (unsigned long long)ranges.r[i].base,
-			 (unsigned long long)ranges.r[i].size);
-		if (add_reserve(opt, text, err, err_size) != SR_PARSE_OK)
+	for (unsigned i = 0; i < ranges.count; i++)
+		if (reserve_range(opt, ranges.r[i].base, ranges.r[i].size, err, err_size) != SR_PARSE_OK)
 			return SR_PARSE_ERROR;
-	}
 	return SR_PARSE_OK;
 }
 
@@ -261,7 +297,8 @@ static enum sr_parse_status apply(struct sr_options *opt, int id, const char *na
 	case OPT_RESERVE:
 		return add_reserve(opt, v, err, err_size);
 	case OPT_EMULATE_APIC_PAGE:
-		return add_reserve(opt, "0xfee00000:0x1000", err, err_size);
+		return reserve_range(opt, hm_privates[HM_APIC_ACCESS].gpa, hm_privates[HM_APIC_ACCESS].size,
+				     err, err_size);
 	case OPT_HOST:
 		return add_host_model(opt, v, err, err_size);
 	case OPT_PROBE:

@@ -31,6 +31,7 @@ UNIT_TABLE(loader);
 UNIT_TABLE(hostmodel);
 UNIT_TABLE(strace_parse);
 UNIT_TABLE(session);
+UNIT_TABLE(help);
 
 static inline void check_(bool ok, const char *file, int line, const char *expr, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));

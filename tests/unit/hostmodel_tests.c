@@ -9,8 +9,8 @@
 #include "hostmodel.h"
 
 #define PAGE SR_PAGE_SIZE
-#define APIC HM_APIC_ACCESS_GPA
-#define IDMAP HM_IDENTITY_MAP_GPA
+#define APIC 0xFEE00000ULL  /* APIC_DEFAULT_PHYS_BASE */
+#define IDMAP 0xFFFBC000ULL /* VMX_EPT_IDENTITY_PAGETABLE_ADDR */
 #define SMM_AS (1u << 16) /* address space 1 */
 
 static void test_model_table(void)
@@ -37,6 +37,15 @@ static void test_model_table(void)
 	CHECK(hm_model_find("Intel") == NULL, "names are exact");
 	CHECK(hm_model_find("") == NULL, "empty name");
 	CHECK(hm_model_find("amd") == NULL, "a prefix is not a name");
+}
+
+/* A range KVM refused, named by the private slot at its default address. */
+static void test_reserved_range_name(void)
+{
+	CHECK_HAS(hm_reserved_range_name(SR_LAPIC_GPA, PAGE), "APIC", "the LAPIC page");
+	CHECK(hm_reserved_range_name(0x500000, PAGE) != NULL, "any range gets a name");
+	CHECK_HAS(hm_reserved_range_name(0xFFFB0000, 0x10000), "identity-map", "0xfffbc000 inside");
+	CHECK_HAS(hm_reserved_range_name(0x500000, PAGE), "another slot", "nothing known there");
 }
 
 static void test_default_ranges(void)
@@ -286,6 +295,7 @@ static void test_refused_context(void)
 const struct unit_test hostmodel_tests[] = {
 	{"hostmodel_table", test_model_table},
 	{"hostmodel_default_ranges", test_default_ranges},
+	{"hostmodel_reserved_range_name", test_reserved_range_name},
 	{"hostmodel_scenarios", test_scenarios},
 	{"hostmodel_no_check_on_flags_and_delete", test_no_check_on_flags_and_delete},
 	{"hostmodel_property", test_model_property},

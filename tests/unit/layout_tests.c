@@ -385,9 +385,6 @@ static void test_ranges_queries(void)
 	CHECK(sr_ranges_first_overlap(&list, 0x2FFF, 0x10) == &list.r[0], "last byte of a");
 	CHECK(sr_ranges_first_overlap(&list, 0x4000, 0x2000) == &list.r[1], "reaches into b");
 	CHECK(sr_ranges_first_overlap(&list, 0, 0x10000) == &list.r[0], "both: first is a");
-
-	CHECK_HAS(sr_reserved_range_name(SR_LAPIC_GPA, PAGE), "APIC", "the LAPIC page");
-	CHECK(sr_reserved_range_name(0x500000, PAGE) != NULL, "any range gets a name");
 }
 
 /* ------------------------------------------------------------------------ */

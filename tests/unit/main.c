@@ -39,6 +39,7 @@ int main(void)
 	run_tests(hostmodel_tests, hostmodel_test_count);
 	run_tests(strace_parse_tests, strace_parse_test_count);
 	run_tests(session_tests, session_test_count);
+	run_tests(help_tests, help_test_count);
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
