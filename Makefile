@@ -124,15 +124,23 @@ lint:
 	@for f in $(wildcard vmm/kvm-as/*.c); do $(CC) $(CFLAGS_VMM) -Ivmm -fanalyzer -Werror -c $$f -o /dev/null || exit 1; done
 	@for f in guest/*.c; do $(CC) $(CFLAGS_GUEST) -fanalyzer -c $$f -o /dev/null || exit 1; done
 	shellcheck -x $(SHELL_SCRIPTS) tests/*.bats tests/*.bash tests/matrix/*.bats
-	@echo "lint: gcc -fanalyzer and shellcheck are clean"
+	@for f in $(MAN_PAGES); do \
+		w=$$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z $$f 2>&1 >/dev/null) || w="$${w:-man exited non-zero}"; \
+		[ -z "$$w" ] || { echo "lint: $$f: $$w" >&2; exit 1; }; \
+	done
+	@echo "lint: gcc -fanalyzer and shellcheck are clean; the man pages render without warnings"
 
 # `make install [PREFIX=/usr/local] [DESTDIR=...]`: the programs live in
 # $(PREFIX)/lib/scratchrig, where vmm finds guest.elf beside itself; bin/ gets
-# scratchrig-vmm and kvm-as as symlinks (vmm resolves /proc/self/exe).
+# scratchrig-vmm and kvm-as as symlinks (vmm resolves /proc/self/exe); their man
+# pages (docs/man/) go to $(PREFIX)/share/man/man1.
 PREFIX ?= /usr/local
 LIBDIR_RIG = $(DESTDIR)$(PREFIX)/lib/scratchrig
+MAN_PAGES := docs/man/kvm-as.1 docs/man/scratchrig-vmm.1
+MANDIR_RIG = $(DESTDIR)$(PREFIX)/share/man/man1
 install: all
-	install -d $(LIBDIR_RIG) $(DESTDIR)$(PREFIX)/bin
+	install -d $(LIBDIR_RIG) $(DESTDIR)$(PREFIX)/bin $(MANDIR_RIG)
+	install -m 644 $(MAN_PAGES) $(MANDIR_RIG)/
 	install -m 755 $(BUILD)/vmm $(BUILD)/kvm-as $(LIBDIR_RIG)/
 	install -m 644 $(BUILD)/guest.elf $(LIBDIR_RIG)/
 	ln -sf ../lib/scratchrig/vmm $(DESTDIR)$(PREFIX)/bin/scratchrig-vmm
