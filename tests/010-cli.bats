@@ -11,15 +11,15 @@ load helpers
 	done
 }
 
-@test "the README's exit-code table matches vmm --help" {
+@test "docs/vmm.md's exit-code table matches vmm --help" {
 	run_vmm 0 --help
-	local codes readme_codes
+	local codes doc_codes
 	codes=$(printf '%s\n' "$output" | sed -n 's/^ *\([0-9]\{1,3\}\)  .*/\1/p' | sort -n)
 	[ -n "$codes" ]
 	# the rows of the table under "## Exit codes", up to the next section
-	readme_codes=$(sed -n '/^## Exit codes/,/^## /s/^| *\([0-9]\{1,3\}\) *|.*/\1/p' "$REPO_ROOT/README.md" | sort -n)
-	[ "$readme_codes" = "$codes" ] ||
-		fail "README's exit-code table lists [${readme_codes//$'\n'/ }], vmm --help lists [${codes//$'\n'/ }]"
+	doc_codes=$(sed -n '/^## Exit codes/,/^## /s/^| *\([0-9]\{1,3\}\) *|.*/\1/p' "$REPO_ROOT/docs/vmm.md" | sort -n)
+	[ "$doc_codes" = "$codes" ] ||
+		fail "docs/vmm.md's exit-code table lists [${doc_codes//$'\n'/ }], vmm --help lists [${codes//$'\n'/ }]"
 }
 
 # Each bad invocation: exit 2, one line on stderr naming the option and rule.
