@@ -86,3 +86,22 @@ boot_counting() {
 	run_vmm 0 --interrupts 0 -v
 	[[ $stderr != *"interrupts taken"* ]]
 }
+
+# host_posts_interrupts: does this host's KVM deliver interrupts by APICv/AVIC (posted)?
+host_posts_interrupts() {
+	grep -qx 'Y' /sys/module/kvm_intel/parameters/enable_apicv 2>/dev/null ||
+		grep -qxE 'Y|1' /sys/module/kvm_amd/parameters/avic 2>/dev/null
+}
+
+@test "-v names how the interrupts came: KVM's irq_injections stat (0 only where they are posted)" {
+	boot_counting --scratch-size 0x48000 --touch none
+	if host_posts_interrupts; then
+		[[ $stderr == *"KVM vCPU stat irq_injections=0 (none injected: posted, virtual-interrupt delivery)"* ]] ||
+			fail "this host posts interrupts, yet: $stderr"
+	elif [[ $stderr == *"irq_injections unavailable"* ]]; then
+		skip "this kernel has no KVM binary stats (KVM_GET_STATS_FD, linux 5.14+)"
+	else
+		[[ $stderr =~ "KVM vCPU stat irq_injections="[1-9][0-9]*" (KVM injected interrupts at VM entry)" ]] ||
+			fail "no APICv here, so KVM must have injected the $((2 * INTERRUPTS + 1)) interrupts: $stderr"
+	fi
+}

@@ -14,6 +14,7 @@
 #include "hostmodel.h"
 #include "irq.h"
 #include "kvm.h"
+#include "kvm_stats.h"
 #include "layout.h"
 #include "loader.h"
 #include "options.h"
@@ -59,6 +60,21 @@ static uint8_t *map_scratch_host(const struct sr_options *opt)
 }
 
 /* AnonHugePages (KiB) of the mapping holding `addr`, or -1 if unknown. */
+/* Which way the interrupts came: KVM counts in irq_injections the interrupts it injects at
+ * VM entry; with APICv they are posted and delivered by the CPU (virtual-interrupt
+ * delivery), and the count stays 0. */
+static void report_irq_injections(const struct sr_vm *vm)
+{
+	uint64_t injected = 0;
+	int err = sr_kvm_stat(vm->vcpu_fd, "irq_injections", &injected);
+	if (err)
+		sr_info("host: KVM vCPU stat irq_injections unavailable (%s)", strerror(err));
+	else
+		sr_info("host: KVM vCPU stat irq_injections=%llu (%s)", (unsigned long long)injected,
+			injected ? "KVM injected interrupts at VM entry"
+				 : "none injected: posted, virtual-interrupt delivery");
+}
+
 static long huge_page_kib(const void *addr)
 {
 	FILE *f = fopen("/proc/self/smaps", "re");
@@ -595,9 +611,11 @@ int main(int argc, char **argv)
 	if (opt.interrupts)
 		sr_irq_source_start(&irq, &vm, SR_EXT_GSI);
 	sr_run(&vm, low, opt.timeout_s, opt.interrupts ? &irq : NULL, &outcome);
-	if (opt.interrupts)
+	if (opt.interrupts) {
 		sr_info("host: raised GSI %d %llu times", SR_EXT_GSI,
 			(unsigned long long)sr_irq_source_stop(&irq, &vm));
+		report_irq_injections(&vm);
+	}
 	if (sr_verbose)
 		sr_info("host: scratch at %p (congruent with its GPA mod 2 MiB), --thp %s: %ld KiB in "
 			"transparent huge pages", (void *)scratch_host, opt.thp ? "on" : "off",
