@@ -30,6 +30,7 @@ UNIT_TABLE(options);
 UNIT_TABLE(loader);
 UNIT_TABLE(hostmodel);
 UNIT_TABLE(strace_parse);
+UNIT_TABLE(kvm_calls);
 UNIT_TABLE(session);
 UNIT_TABLE(help);
 

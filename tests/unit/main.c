@@ -38,6 +38,7 @@ int main(void)
 	run_tests(loader_tests, loader_test_count);
 	run_tests(hostmodel_tests, hostmodel_test_count);
 	run_tests(strace_parse_tests, strace_parse_test_count);
+	run_tests(kvm_calls_tests, kvm_calls_test_count);
 	run_tests(session_tests, session_test_count);
 	run_tests(help_tests, help_test_count);
 	printf("%u passed, %u failed\n", passed, failed);

@@ -4,6 +4,9 @@
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+
+#include "strace_parse.h"
 
 /* Not in older uapi headers (added in 6.8); the ABI number is fixed. */
 #ifndef KVM_SET_USER_MEMORY_REGION2
@@ -15,18 +18,6 @@ struct kvm_userspace_memory_region2 {
 };
 #define KVM_SET_USER_MEMORY_REGION2 _IOW(KVMIO, 0x49, struct kvm_userspace_memory_region2)
 #endif
-
-const struct kc_ioctl kc_ioctls[] = {
-	{KVM_CREATE_VM, "KVM_CREATE_VM", KC_CREATE_VM, 0},
-	{KVM_SET_USER_MEMORY_REGION, "KVM_SET_USER_MEMORY_REGION", KC_MODEL, HM_SET_SLOT},
-	{KVM_SET_USER_MEMORY_REGION2, "KVM_SET_USER_MEMORY_REGION2", KC_MODEL, HM_SET_SLOT},
-	{KVM_CREATE_IRQCHIP, "KVM_CREATE_IRQCHIP", KC_MODEL, HM_CREATE_IRQCHIP},
-	{KVM_ENABLE_CAP, "KVM_ENABLE_CAP", KC_MODEL, HM_SPLIT_IRQCHIP},
-	{KVM_CREATE_VCPU, "KVM_CREATE_VCPU", KC_MODEL, HM_CREATE_VCPU},
-	{KVM_SET_TSS_ADDR, "KVM_SET_TSS_ADDR", KC_MODEL, HM_SET_TSS_ADDR},
-	{KVM_SET_IDENTITY_MAP_ADDR, "KVM_SET_IDENTITY_MAP_ADDR", KC_MODEL, HM_SET_IDENTITY_MAP},
-};
-const unsigned kc_ioctl_count = sizeof(kc_ioctls) / sizeof(kc_ioctls[0]);
 
 /* Ours, not the C library's (strerrorname_np is glibc's alone; kvm-as is
  * also built with musl). */
@@ -73,70 +64,276 @@ const struct kc_ioctl *kc_by_name(const char *name, size_t len)
 	return NULL;
 }
 
+/* KVM_SET_USER_MEMORY_REGION and ...REGION2 (which starts with the same
+ * five fields): a slot created, moved, re-flagged or deleted. */
+static bool decode_slot(struct kc_call *c, uint64_t arg, kc_reader read, void *ctx)
+{
+	struct kvm_userspace_memory_region r;
+
+	if (read(ctx, arg, &r, sizeof(r)))
+		return false;
+	c->ev.slot = r.slot;
+	c->ev.flags = r.flags;
+	c->ev.gpa = r.guest_phys_addr;
+	c->ev.size = r.memory_size;
+	c->uaddr = r.userspace_addr;
+	return true;
+}
+
+static void describe_slot(const struct kc_call *c, char *buf, size_t size)
+{
+	const struct hm_event *e = &c->ev;
+
+	if (e->size == 0)
+		snprintf(buf, size, "%s slot %u delete", c->ioctl->name, e->slot);
+	else
+		snprintf(buf, size, "%s slot %u [0x%llx-0x%llx] size 0x%llx flags 0x%x", c->ioctl->name,
+			 e->slot, (unsigned long long)e->gpa, (unsigned long long)(e->gpa + e->size - 1),
+			 (unsigned long long)e->size, e->flags);
+}
+
+static void json_hex(FILE *f, const char *key, uint64_t v)
+{
+	fprintf(f, ",\"%s\":\"0x%llx\"", key, (unsigned long long)v);
+}
+
+static void trace_slot(const struct kc_call *c, const struct hm_verdict *v, FILE *f)
+{
+	fprintf(f, ",\"slot\":%u,\"flags\":%u", c->ev.slot, c->ev.flags);
+	json_hex(f, "gpa", c->ev.gpa);
+	json_hex(f, "size", c->ev.size);
+	if (c->ev.size)
+		json_hex(f, "last", c->ev.gpa + c->ev.size - 1);
+	fprintf(f, ",\"change\":\"%s\"", hm_change_name(v->change));
+}
+
+static const char *parse_slot(const char *arg, struct kc_call *c, bool *arg_known)
+{
+	uint64_t slot, flags, gpa, size, uaddr = 0;
+
+	(void)arg_known;
+	if (*arg != '{')
+		return "the region is not decoded (strace shows only the pointer): record with an "
+		       "strace that decodes it, without -X raw";
+	if (!sp_field(arg, "slot", &slot) || !sp_field(arg, "flags", &flags) ||
+	    !sp_field(arg, "guest_phys_addr", &gpa) || !sp_field(arg, "memory_size", &size))
+		return "the region lacks slot, flags, guest_phys_addr or memory_size";
+	(void)sp_field(arg, "userspace_addr", &uaddr);
+	c->ev.slot = (uint32_t)slot;
+	c->ev.flags = (uint32_t)flags;
+	c->ev.gpa = gpa;
+	c->ev.size = size;
+	c->uaddr = uaddr;
+	return NULL;
+}
+
+/* Replayed as KVM_SET_USER_MEMORY_REGION whichever form the log shows. */
+static int replay_slot(int vm_fd, const struct kc_call *c, uint64_t uaddr)
+{
+	struct kvm_userspace_memory_region m = {
+		.slot = c->ev.slot, .flags = c->ev.flags, .guest_phys_addr = c->ev.gpa,
+		.memory_size = c->ev.size, .userspace_addr = uaddr,
+	};
+	return ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &m);
+}
+
+/* KVM_CREATE_VM and KVM_CREATE_VCPU: an immediate (machine type, vCPU id). */
+static void describe_vcpu(const struct kc_call *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s %llu", c->ioctl->name, (unsigned long long)c->arg);
+}
+
+static const char *parse_immediate(const char *arg, struct kc_call *c, bool *arg_known)
+{
+	uint64_t v;
+
+	(void)arg_known;
+	if (sp_number(arg, &v))
+		c->arg = v;
+	return NULL;
+}
+
+static int replay_vcpu(int vm_fd, const struct kc_call *c, uint64_t uaddr)
+{
+	int fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)c->arg);
+
+	(void)uaddr;
+	return fd < 0 ? -1 : 0; /* the vCPU fd stays open until exit */
+}
+
+/* KVM_CREATE_IRQCHIP: no argument. */
+static int replay_irqchip(int vm_fd, const struct kc_call *c, uint64_t uaddr)
+{
+	(void)c;
+	(void)uaddr;
+	return ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0);
+}
+
+/* KVM_ENABLE_CAP: only KVM_CAP_SPLIT_IRQCHIP is modelled (the LAPIC in the
+ * kernel); another capability is followed but changes nothing. */
+static bool decode_cap(struct kc_call *c, uint64_t arg, kc_reader read, void *ctx)
+{
+	struct kvm_enable_cap cap;
+
+	if (read(ctx, arg, &cap, sizeof(cap)))
+		return false;
+	c->cap = cap.cap;
+	c->arg = cap.args[0];
+	c->modelled = cap.cap == KVM_CAP_SPLIT_IRQCHIP;
+	return true;
+}
+
+static void describe_cap(const struct kc_call *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s cap %u%s", c->ioctl->name, c->cap,
+		 c->modelled ? " (KVM_CAP_SPLIT_IRQCHIP)" : "");
+}
+
+static void trace_cap(const struct kc_call *c, const struct hm_verdict *v, FILE *f)
+{
+	(void)v;
+	fprintf(f, ",\"cap\":%u", c->cap);
+}
+
+static const char *parse_cap(const char *arg, struct kc_call *c, bool *arg_known)
+{
+	uint64_t v;
+
+	if (*arg == '{' && sp_field(arg, "cap", &v)) {
+		c->cap = (uint32_t)v;
+		c->modelled = v == KVM_CAP_SPLIT_IRQCHIP;
+	} else {
+		*arg_known = false;
+		c->modelled = false; /* a pointer: which capability is unknown */
+	}
+	return NULL;
+}
+
+/* Replayed only when modelled: the split irqchip, with the 24 IOAPIC pins
+ * of the usual VMM. */
+static int replay_cap(int vm_fd, const struct kc_call *c, uint64_t uaddr)
+{
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_SPLIT_IRQCHIP, .args = {24}};
+
+	(void)c;
+	(void)uaddr;
+	return ioctl(vm_fd, KVM_ENABLE_CAP, &cap);
+}
+
+/* KVM_SET_TSS_ADDR (an immediate address) and KVM_SET_IDENTITY_MAP_ADDR
+ * (a pointer to one). */
+static bool decode_tss(struct kc_call *c, uint64_t arg, kc_reader read, void *ctx)
+{
+	(void)read;
+	(void)ctx;
+	c->ev.gpa = arg;
+	return true;
+}
+
+static bool decode_identity_map(struct kc_call *c, uint64_t arg, kc_reader read, void *ctx)
+{
+	return read(ctx, arg, &c->ev.gpa, sizeof(c->ev.gpa)) == 0;
+}
+
+static void describe_gpa(const struct kc_call *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s 0x%llx", c->ioctl->name, (unsigned long long)c->ev.gpa);
+}
+
+static void trace_gpa(const struct kc_call *c, const struct hm_verdict *v, FILE *f)
+{
+	(void)v;
+	json_hex(f, "gpa", c->ev.gpa);
+}
+
+static const char *parse_tss(const char *arg, struct kc_call *c, bool *arg_known)
+{
+	uint64_t v;
+
+	(void)arg_known;
+	if (sp_number(arg, &v) == NULL)
+		return "KVM_SET_TSS_ADDR without an address";
+	c->ev.gpa = v;
+	return NULL;
+}
+
+static const char *parse_identity_map(const char *arg, struct kc_call *c, bool *arg_known)
+{
+	uint64_t v;
+
+	/* strace prints "[0x...]" when it decodes the u64, else a pointer */
+	if (*arg == '[' && sp_number(arg + 1, &v)) {
+		c->ev.gpa = v;
+	} else {
+		*arg_known = false;
+		c->modelled = false; /* the page stays at its default */
+	}
+	return NULL;
+}
+
+static int replay_tss(int vm_fd, const struct kc_call *c, uint64_t uaddr)
+{
+	(void)uaddr;
+	return ioctl(vm_fd, KVM_SET_TSS_ADDR, (unsigned long)c->ev.gpa);
+}
+
+static int replay_identity_map(int vm_fd, const struct kc_call *c, uint64_t uaddr)
+{
+	uint64_t gpa = c->ev.gpa;
+
+	(void)uaddr;
+	return ioctl(vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &gpa);
+}
+
+const struct kc_ioctl kc_ioctls[] = {
+	{KVM_CREATE_VM, "KVM_CREATE_VM", KC_CREATE_VM, 0, NULL, NULL, NULL, parse_immediate, NULL},
+	{KVM_SET_USER_MEMORY_REGION, "KVM_SET_USER_MEMORY_REGION", KC_MODEL, HM_SET_SLOT, decode_slot,
+	 describe_slot, trace_slot, parse_slot, replay_slot},
+	{KVM_SET_USER_MEMORY_REGION2, "KVM_SET_USER_MEMORY_REGION2", KC_MODEL, HM_SET_SLOT, decode_slot,
+	 describe_slot, trace_slot, parse_slot, replay_slot},
+	{KVM_CREATE_IRQCHIP, "KVM_CREATE_IRQCHIP", KC_MODEL, HM_CREATE_IRQCHIP, NULL, NULL, NULL, NULL,
+	 replay_irqchip},
+	{KVM_ENABLE_CAP, "KVM_ENABLE_CAP", KC_MODEL, HM_SPLIT_IRQCHIP, decode_cap, describe_cap,
+	 trace_cap, parse_cap, replay_cap},
+	{KVM_CREATE_VCPU, "KVM_CREATE_VCPU", KC_MODEL, HM_CREATE_VCPU, NULL, describe_vcpu, NULL,
+	 parse_immediate, replay_vcpu},
+	{KVM_SET_TSS_ADDR, "KVM_SET_TSS_ADDR", KC_MODEL, HM_SET_TSS_ADDR, decode_tss, describe_gpa,
+	 trace_gpa, parse_tss, replay_tss},
+	{KVM_SET_IDENTITY_MAP_ADDR, "KVM_SET_IDENTITY_MAP_ADDR", KC_MODEL, HM_SET_IDENTITY_MAP,
+	 decode_identity_map, describe_gpa, trace_gpa, parse_identity_map, replay_identity_map},
+};
+const unsigned kc_ioctl_count = sizeof(kc_ioctls) / sizeof(kc_ioctls[0]);
+
+bool kc_sets_slot(const struct kc_ioctl *k)
+{
+	return k->kind == KC_MODEL && k->call == HM_SET_SLOT;
+}
+
+void kc_init(struct kc_call *c, const struct kc_ioctl *k, int fd, uint64_t arg)
+{
+	*c = (struct kc_call){.ioctl = k, .fd = fd, .arg = arg, .modelled = true};
+	c->ev.call = k->call;
+}
+
 bool kc_decode(const struct kc_ioctl *k, int fd, uint64_t arg, kc_reader read, void *ctx,
 	       struct kc_call *out)
 {
-	*out = (struct kc_call){.ioctl = k, .fd = fd, .arg = arg, .modelled = true};
-	out->ev.call = k->call;
-	switch (k->request) {
-	case KVM_SET_USER_MEMORY_REGION:
-	case KVM_SET_USER_MEMORY_REGION2: {
-		/* REGION2 starts with the same five fields. */
-		struct kvm_userspace_memory_region r;
-		if (read(ctx, arg, &r, sizeof(r)))
-			return false;
-		out->ev.slot = r.slot;
-		out->ev.flags = r.flags;
-		out->ev.gpa = r.guest_phys_addr;
-		out->ev.size = r.memory_size;
-		out->uaddr = r.userspace_addr;
-		break;
-	}
-	case KVM_ENABLE_CAP: {
-		struct kvm_enable_cap cap;
-		if (read(ctx, arg, &cap, sizeof(cap)))
-			return false;
-		out->cap = cap.cap;
-		out->arg = cap.args[0];
-		out->modelled = cap.cap == KVM_CAP_SPLIT_IRQCHIP;
-		break;
-	}
-	case KVM_SET_IDENTITY_MAP_ADDR:
-		if (read(ctx, arg, &out->ev.gpa, sizeof(out->ev.gpa)))
-			return false;
-		break;
-	case KVM_SET_TSS_ADDR:
-		out->ev.gpa = arg;
-		break;
-	default:
-		break;
-	}
-	return true;
+	kc_init(out, k, fd, arg);
+	return k->decode == NULL || k->decode(out, arg, read, ctx);
 }
 
 void kc_describe(const struct kc_call *c, char *buf, size_t size)
 {
-	const struct hm_event *e = &c->ev;
-
-	if (c->ioctl->kind == KC_MODEL && e->call == HM_SET_SLOT) {
-		if (e->size == 0)
-			snprintf(buf, size, "%s slot %u delete", c->ioctl->name, e->slot);
-		else
-			snprintf(buf, size, "%s slot %u [0x%llx-0x%llx] size 0x%llx flags 0x%x",
-				 c->ioctl->name, e->slot, (unsigned long long)e->gpa,
-				 (unsigned long long)(e->gpa + e->size - 1), (unsigned long long)e->size,
-				 e->flags);
-	} else if (c->ioctl->kind == KC_MODEL &&
-		   (e->call == HM_SET_TSS_ADDR || e->call == HM_SET_IDENTITY_MAP)) {
-		snprintf(buf, size, "%s 0x%llx", c->ioctl->name, (unsigned long long)e->gpa);
-	} else if (c->ioctl->kind == KC_MODEL && e->call == HM_SPLIT_IRQCHIP) {
-		snprintf(buf, size, "%s cap %u%s", c->ioctl->name, c->cap,
-			 c->modelled ? " (KVM_CAP_SPLIT_IRQCHIP)" : "");
-	} else if (c->ioctl->kind == KC_MODEL && e->call == HM_CREATE_VCPU) {
-		snprintf(buf, size, "%s %llu", c->ioctl->name, (unsigned long long)c->arg);
-	} else {
+	if (c->ioctl->describe)
+		c->ioctl->describe(c, buf, size);
+	else
 		snprintf(buf, size, "%s", c->ioctl->name);
-	}
+}
+
+void kc_trace_fields(const struct kc_call *c, const struct hm_verdict *v, FILE *f)
+{
+	if (c->ioctl->trace)
+		c->ioctl->trace(c, v, f);
 }
 
 void kc_explain(const struct kc_call *c, const struct hm_verdict *v, char *buf, size_t size)

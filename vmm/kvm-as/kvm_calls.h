@@ -1,22 +1,48 @@
-/* The memslot-related KVM ioctls kvm-as follows: one table, read by the
- * seccomp filter, the tracer's decoder, the strace-log parser and the --kvm
- * replay (in the spirit of strace's src/kvm.c: one entry per ioctl). */
+/* The memslot-related KVM ioctls kvm-as follows: one table whose rows carry
+ * their own functions (as strace's src/kvm.c has one decoder per ioctl):
+ * the seccomp filter reads the numbers, the tracer decodes and describes
+ * through the rows, the session writes each --trace line's fields through
+ * them, the strace-log parser parses each argument and the --kvm replay
+ * issues each call again. A new ioctl is one row. */
 #ifndef KVM_AS_KVM_CALLS_H
 #define KVM_AS_KVM_CALLS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hostmodel.h"
 
 enum kc_kind { KC_CREATE_VM, KC_MODEL };
 
+struct kc_call;
+
+/* Reads from the tracee: copies `len` bytes at `addr` (0 on success). */
+typedef int (*kc_reader)(void *ctx, uint64_t addr, void *buf, size_t len);
+
+/* One followed ioctl. A NULL function: the call has no argument to read,
+ * print or parse, or (replay) is not issued as such. */
 struct kc_ioctl {
 	uint32_t request;
 	const char *name;
 	enum kc_kind kind;
 	enum hm_call call; /* for KC_MODEL */
+	/* At the seccomp stop: the argument (`arg`, or what it points to in
+	 * the tracee). False when it cannot be read. */
+	bool (*decode)(struct kc_call *c, uint64_t arg, kc_reader read, void *ctx);
+	/* The whole line of kc_describe, the name included. */
+	void (*describe)(const struct kc_call *c, char *buf, size_t size);
+	/* The call's own fields of a --trace JSON line (each ",\"key\":value");
+	 * `v` is the host model's verdict. */
+	void (*trace)(const struct kc_call *c, const struct hm_verdict *v, FILE *f);
+	/* strace's text of the argument (after "REQUEST, "): NULL, or what is
+	 * wrong with it. Clears *arg_known (and c->modelled where the model
+	 * cannot follow) when strace printed only a pointer. */
+	const char *(*parse)(const char *arg, struct kc_call *c, bool *arg_known);
+	/* --kvm: the same call on a real VM; `uaddr` backs a slot. Returns
+	 * what ioctl returns (-1 with errno set on failure). */
+	int (*replay)(int vm_fd, const struct kc_call *c, uint64_t uaddr);
 };
 
 extern const struct kc_ioctl kc_ioctls[];
@@ -24,6 +50,10 @@ extern const unsigned kc_ioctl_count;
 
 const struct kc_ioctl *kc_by_request(uint32_t request);
 const struct kc_ioctl *kc_by_name(const char *name, size_t len);
+
+/* KVM_SET_USER_MEMORY_REGION(2): the calls that create, move or delete a
+ * slot (whose host memory a replay provides). */
+bool kc_sets_slot(const struct kc_ioctl *k);
 
 /* One decoded call. */
 struct kc_call {
@@ -36,13 +66,18 @@ struct kc_call {
 	bool modelled;     /* false: KVM_ENABLE_CAP of another capability */
 };
 
-/* Decode from the tracee: `read` copies `len` bytes at `addr` (0 on success). */
-typedef int (*kc_reader)(void *ctx, uint64_t addr, void *buf, size_t len);
+/* A call of `k` on `fd` whose argument is not read yet. */
+void kc_init(struct kc_call *c, const struct kc_ioctl *k, int fd, uint64_t arg);
+
+/* Decode from the tracee through the row's decoder. */
 bool kc_decode(const struct kc_ioctl *k, int fd, uint64_t arg, kc_reader read, void *ctx,
 	       struct kc_call *out);
 
 /* One line describing the call: "KVM_SET_USER_MEMORY_REGION slot 17 [a-b]". */
 void kc_describe(const struct kc_call *c, char *buf, size_t size);
+
+/* The call's own fields of a --trace line. */
+void kc_trace_fields(const struct kc_call *c, const struct hm_verdict *v, FILE *f);
 
 /* Why `v` refuses `c` and the way out, one sentence (empty for HM_ALLOW). */
 void kc_explain(const struct kc_call *c, const struct hm_verdict *v, char *buf, size_t size);

@@ -108,48 +108,22 @@ static void *host_for(struct replay *r, unsigned vm, const struct hm_event *ev, 
 	return r->host_mem + r->host_used - ev->size;
 }
 
-/* --kvm: the same call on the real VM; returns 0 or the errno. */
+/* --kvm: the same call on the real VM, through its row of the ioctl table;
+ * returns 0 or the errno. */
 static int on_kernel(struct replay *r, struct rvm *vm, const struct sp_call *c, enum hm_change change)
 {
-	const struct hm_event *ev = &c->call.ev;
-	int rc = 0, fd;
+	const struct kc_ioctl *k = c->call.ioctl;
+	uint64_t uaddr = 0;
 
 	if (vm->real_fd < 0) {
 		if ((vm->real_fd = ioctl(r->kvm_fd, KVM_CREATE_VM, 0)) < 0)
 			return errno;
 	}
-	switch (ev->call) {
-	case HM_SET_SLOT: {
-		struct kvm_userspace_memory_region m = {
-			.slot = ev->slot, .flags = ev->flags, .guest_phys_addr = ev->gpa,
-			.memory_size = ev->size,
-			.userspace_addr = (uintptr_t)host_for(r, vm_index(r, vm), ev, change == HM_CREATE),
-		};
-		rc = ioctl(vm->real_fd, KVM_SET_USER_MEMORY_REGION, &m);
-		break;
-	}
-	case HM_CREATE_IRQCHIP:
-		rc = ioctl(vm->real_fd, KVM_CREATE_IRQCHIP, 0);
-		break;
-	case HM_SPLIT_IRQCHIP: {
-		struct kvm_enable_cap cap = {.cap = KVM_CAP_SPLIT_IRQCHIP, .args = {24}};
-		rc = ioctl(vm->real_fd, KVM_ENABLE_CAP, &cap);
-		break;
-	}
-	case HM_CREATE_VCPU:
-		fd = ioctl(vm->real_fd, KVM_CREATE_VCPU, (unsigned long)c->call.arg);
-		rc = fd < 0 ? -1 : 0; /* the vCPU fd stays open until exit */
-		break;
-	case HM_SET_TSS_ADDR:
-		rc = ioctl(vm->real_fd, KVM_SET_TSS_ADDR, (unsigned long)ev->gpa);
-		break;
-	case HM_SET_IDENTITY_MAP: {
-		uint64_t gpa = ev->gpa;
-		rc = ioctl(vm->real_fd, KVM_SET_IDENTITY_MAP_ADDR, &gpa);
-		break;
-	}
-	}
-	return rc < 0 ? errno : 0;
+	if (k->replay == NULL)
+		return 0;
+	if (kc_sets_slot(k))
+		uaddr = (uintptr_t)host_for(r, vm_index(r, vm), &c->call.ev, change == HM_CREATE);
+	return k->replay(vm->real_fd, &c->call, uaddr) < 0 ? errno : 0;
 }
 
 static void one_call(struct replay *r, const struct sp_call *c)
@@ -194,10 +168,9 @@ static void one_call(struct replay *r, const struct sp_call *c)
 			printf("replay: %s: VM %u: the first call that fails is line %u: %s\n", r->host->name,
 			       id, c->line, what);
 	} else {
-		printf("replay: VM %u line %u: %s: %s%s%s\n", id, c->line, what,
+		printf("replay: VM %u line %u: %s: %s%s\n", id, c->line, what,
 		       logged_ok ? "ok" : "failed in the log",
-		       c->err && c->err != EEXIST && !logged_ok ? " (not applied)" : "",
-		       k->ev.call == HM_SET_SLOT ? "" : "");
+		       c->err && c->err != EEXIST && !logged_ok ? " (not applied)" : "");
 	}
 	if (r->on_kvm) {
 		int kerr = on_kernel(r, vm, c, v.change);
@@ -292,7 +265,7 @@ static int pass(struct replay *r, FILE *f, const char *path, bool judge, uint64_
 			break;
 		}
 		(*calls)++;
-		if (c.call.ioctl->call == HM_SET_SLOT && c.call.ioctl->kind == KC_MODEL)
+		if (kc_sets_slot(c.call.ioctl))
 			*total += c.call.ev.size;
 		if (judge)
 			one_call(r, &c);

@@ -119,11 +119,6 @@ void ks_begin(struct ks_session *s, pid_t tgid, const struct kc_call *c, struct 
 	p->refuse = hm_refused(p->v[s->host_index].answer, HM_LIVE_KERNEL);
 }
 
-static void json_hex(FILE *f, const char *key, uint64_t v)
-{
-	fprintf(f, ",\"%s\":\"0x%llx\"", key, (unsigned long long)v);
-}
-
 static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending *p, long result,
 		       unsigned vm_id)
 {
@@ -139,19 +134,7 @@ static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending 
 	else
 		fputs("null", f);
 	fprintf(f, ",\"fd\":%d,\"ioctl\":\"%s\"", c->fd, c->ioctl->name);
-	if (c->ioctl->kind == KC_MODEL && c->ev.call == HM_SET_SLOT) {
-		fprintf(f, ",\"slot\":%u,\"flags\":%u", c->ev.slot, c->ev.flags);
-		json_hex(f, "gpa", c->ev.gpa);
-		json_hex(f, "size", c->ev.size);
-		if (c->ev.size)
-			json_hex(f, "last", c->ev.gpa + c->ev.size - 1);
-		fprintf(f, ",\"change\":\"%s\"", hm_change_name(hv->change));
-	} else if (c->ioctl->kind == KC_MODEL &&
-		   (c->ev.call == HM_SET_TSS_ADDR || c->ev.call == HM_SET_IDENTITY_MAP)) {
-		json_hex(f, "gpa", c->ev.gpa);
-	} else if (c->ioctl->kind == KC_MODEL && c->ev.call == HM_SPLIT_IRQCHIP) {
-		fprintf(f, ",\"cap\":%u", c->cap);
-	}
+	kc_trace_fields(c, hv, f);
 	if (result >= 0) {
 		fprintf(f, ",\"result\":%ld", result);
 	} else {

@@ -32,8 +32,7 @@ static const char *skip_spaces(const char *s)
 	return s;
 }
 
-/* Unsigned number, hex or decimal; NULL if none. */
-static const char *number(const char *s, uint64_t *v)
+const char *sp_number(const char *s, uint64_t *v)
 {
 	char *end;
 	if (!isdigit((unsigned char)*s))
@@ -62,12 +61,12 @@ static const char *prefix(const char *s, int *pid)
 	*pid = 0;
 	s = skip_spaces(s);
 	if (strncmp(s, "[pid", 4) == 0) {
-		e = number(skip_spaces(s + 4), &v);
+		e = sp_number(skip_spaces(s + 4), &v);
 		if (e && *e == ']') {
 			*pid = (int)v;
 			s = skip_spaces(e + 1);
 		}
-	} else if ((e = number(s, &v)) != NULL && (*e == ' ' || *e == '\t')) {
+	} else if ((e = sp_number(s, &v)) != NULL && (*e == ' ' || *e == '\t')) {
 		*pid = (int)v; /* digits only: a pid; a timestamp has '.' or ':' */
 		s = skip_spaces(e);
 	}
@@ -94,15 +93,14 @@ static bool result(const char *s, struct sp_call *c)
 		c->err = kc_errno_by_name(name, n);
 		return s[1] == '1';
 	}
-	if (number(s, &v) == NULL)
+	if (sp_number(s, &v) == NULL)
 		return false;
 	c->have_result = true;
 	c->value = (long)v;
 	return true;
 }
 
-/* "name=VALUE" inside a struct; VALUE a number or KVM_MEM_* flag names. */
-static bool field(const char *s, const char *name, uint64_t *v)
+bool sp_field(const char *s, const char *name, uint64_t *v)
 {
 	char key[40];
 	const char *at;
@@ -111,7 +109,7 @@ static bool field(const char *s, const char *name, uint64_t *v)
 	if ((at = strstr(s, key)) == NULL)
 		return false;
 	at += strlen(key);
-	if (number(at, v))
+	if (sp_number(at, v))
 		return true;
 	if (strcmp(name, "flags") != 0 && strcmp(name, "cap") != 0)
 		return false;
@@ -147,13 +145,13 @@ static enum sp_status fail(char *err, size_t size, const char *what)
 /* A whole call: "ioctl(FD[<path>], REQUEST, ARG) = RESULT". */
 static enum sp_status parse_call(const char *s, struct sp_call *c, char *err, size_t esize)
 {
-	const char *req, *arg;
+	const char *req, *arg, *why;
 	const struct kc_ioctl *k;
 	uint64_t fd, v;
 	size_t n;
 
 	s += strlen("ioctl(");
-	if ((req = number(s, &fd)) == NULL)
+	if ((req = sp_number(s, &fd)) == NULL)
 		return SP_IGNORED;
 	if (*req == '<')
 		req = strchr(req, '>') ? strchr(req, '>') + 1 : req;
@@ -162,68 +160,18 @@ static enum sp_status parse_call(const char *s, struct sp_call *c, char *err, si
 	req = skip_spaces(req + 1);
 	n = strcspn(req, ",) \t");
 	if ((k = kc_by_name(req, n)) == NULL) {
-		if (number(req, &v) == NULL || (k = kc_by_request((uint32_t)v)) == NULL)
+		if (sp_number(req, &v) == NULL || (k = kc_by_request((uint32_t)v)) == NULL)
 			return SP_IGNORED; /* not a call we follow (KVM_RUN, a tty ioctl, ...) */
 	}
 	arg = skip_spaces(req + n);
 	arg = *arg == ',' ? skip_spaces(arg + 1) : arg;
 	memset(c, 0, sizeof(*c));
-	c->call = (struct kc_call){.ioctl = k, .fd = (int)fd, .modelled = true};
-	c->call.ev.call = k->call;
+	kc_init(&c->call, k, (int)fd, 0);
 	c->arg_known = true;
 	if (!result(arg, c))
 		return fail(err, esize, "no result (expected \"= N\" or \"= -1 ENAME\"): a truncated line?");
-	switch (k->request) {
-	case KVM_SET_USER_MEMORY_REGION:
-	default:
-		if (k->call == HM_SET_SLOT && k->kind == KC_MODEL) {
-			uint64_t slot, flags, gpa, size, uaddr = 0;
-			if (*arg != '{')
-				return fail(err, esize, "the region is not decoded (strace shows only the "
-							"pointer): record with an strace that decodes it, without -X raw");
-			if (!field(arg, "slot", &slot) || !field(arg, "flags", &flags) ||
-			    !field(arg, "guest_phys_addr", &gpa) || !field(arg, "memory_size", &size))
-				return fail(err, esize, "the region lacks slot, flags, guest_phys_addr or "
-							"memory_size");
-			(void)field(arg, "userspace_addr", &uaddr);
-			c->call.ev.slot = (uint32_t)slot;
-			c->call.ev.flags = (uint32_t)flags;
-			c->call.ev.gpa = gpa;
-			c->call.ev.size = size;
-			c->call.uaddr = uaddr;
-		}
-		break;
-	case KVM_CREATE_VCPU:
-	case KVM_CREATE_VM:
-		if (number(arg, &v))
-			c->call.arg = v;
-		break;
-	case KVM_SET_TSS_ADDR:
-		if (number(arg, &v) == NULL)
-			return fail(err, esize, "KVM_SET_TSS_ADDR without an address");
-		c->call.ev.gpa = v;
-		break;
-	case KVM_SET_IDENTITY_MAP_ADDR:
-		/* strace prints "[0x...]" when it decodes the u64, else a pointer */
-		if (*arg == '[' && number(arg + 1, &v)) {
-			c->call.ev.gpa = v;
-		} else {
-			c->arg_known = false;
-			c->call.modelled = false; /* the page stays at its default */
-		}
-		break;
-	case KVM_ENABLE_CAP:
-		if (*arg == '{' && field(arg, "cap", &v)) {
-			c->call.cap = (uint32_t)v;
-			c->call.modelled = v == KVM_CAP_SPLIT_IRQCHIP;
-		} else {
-			c->arg_known = false;
-			c->call.modelled = false; /* a pointer: which capability is unknown */
-		}
-		break;
-	case KVM_CREATE_IRQCHIP:
-		break;
-	}
+	if (k->parse && (why = k->parse(arg, &c->call, &c->arg_known)) != NULL)
+		return fail(err, esize, why);
 	return SP_CALL;
 }
 

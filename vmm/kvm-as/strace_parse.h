@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kvm_calls.h"
 
@@ -45,5 +46,12 @@ enum sp_status sp_feed(struct sp_parser *p, const char *line, unsigned lineno, s
 
 /* Calls still unfinished at the end of the log: their first line, or 0. */
 unsigned sp_unfinished_line(const struct sp_parser *p);
+
+/* For the ioctl table's argument parsers (kvm_calls.c). An unsigned number,
+ * hex or decimal, at `s`: what follows it, or NULL if none. */
+const char *sp_number(const char *s, uint64_t *v);
+/* "name=VALUE" inside a struct; VALUE a number or KVM_MEM_* flag names
+ * (for "flags") or a capability's name (for "cap"). */
+bool sp_field(const char *s, const char *name, uint64_t *v);
 
 #endif
