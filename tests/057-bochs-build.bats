@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2154 # status, output, stderr and lines are set by bats' run
+# shellcheck disable=SC2016,SC2030,SC2031 # the stand-in scripts expand later; each test its own env
 # ci/bochs/build's failures, on a small stand-in source tree (no download, no real build): a
 # corrupt or truncated tarball, a patch that no longer applies, a failed configure or make and
 # a missing compiler each stop with ONE line naming the cause and what to do, its documented
