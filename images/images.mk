@@ -7,7 +7,8 @@
 # Outputs, one directory per kernel version so several kernels coexist:
 #   $(BUILD)/images/<kver>/vmlinuz            copy of /boot/vmlinuz-<kver>
 #   $(BUILD)/images/<kver>/initramfs.cpio.gz  busybox-static, KVM modules (from modules.dep),
-#                                             vmm, guest.elf, kvm-as, images/init,
+#                                             vmm, guest.elf, kvm-as, images/init and the
+#                                             ci/lib/*.sh it sources (/rig/lib),
 #                                             tests/kvm-as/*.strace (rig.replay)
 # Every input is a prerequisite, so a rebuild with nothing changed does nothing.
 
@@ -27,7 +28,7 @@ IMAGE_KERNELS ?= $(KERNEL)
 
 RIG_TRACES := tests/kvm-as
 RIG_IMAGE_INPUTS := images/init images/mkinitramfs images/images.mk $(BUILD)/vmm $(BUILD)/guest.elf \
-	$(BUILD)/kvm-as $(wildcard $(RIG_TRACES)/*.strace)
+	$(BUILD)/kvm-as $(wildcard $(RIG_TRACES)/*.strace) $(wildcard ci/lib/*.sh)
 
 # rig_image_rules KVER: the two outputs of one kernel, or a rule that says what is missing.
 define rig_image_rules
