@@ -22,7 +22,7 @@
 struct task {
 	pid_t pid, tgid;
 	bool in_call; /* between a seccomp stop and its syscall exit */
-	bool options_set; /* all our ptrace options (see tracer()) */
+	bool options_set; /* all our ptrace options (OPTIONS) */
 	struct ks_pending pending;
 };
 
@@ -256,24 +256,33 @@ static bool cmd_ran(int exec_gate)
 	return read(exec_gate, &byte, 1) != 1;
 }
 
-/* The tracer: a grandchild of kvm-as's process, which becomes CMD. It never
- * returns. `report` gets "g" once CMD's process is seized, or "STAGE ERRNO". */
-static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, int exec_gate,
-			     const char *cmd)
-{
-	/* No exec event at first: CMD's own exec needs no stop (the gate tells
-	 * whether it happened); each task gets them at its first stop. */
-	const long first_opts = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
-				PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_EXITKILL;
-	const long opts = first_opts | PTRACE_O_TRACEEXEC;
-	struct sigaction dfl = {.sa_handler = SIG_DFL}, ign = {.sa_handler = SIG_IGN};
-	bool finished = false, interrupted = false;
-	int sfd, stop_signal = 0, keep[3];
-	sigset_t mask;
-	pid_t pid;
+/* No exec event at first: CMD's own exec needs no stop (the gate tells
+ * whether it happened); each task gets them at its first stop. */
+#define FIRST_OPTIONS                                                                             \
+	(PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | \
+	 PTRACE_O_TRACEVFORK | PTRACE_O_EXITKILL)
+#define OPTIONS (FIRST_OPTIONS | PTRACE_O_TRACEEXEC)
 
-	/* Out of the terminal's process group: Ctrl-C is CMD's to handle; we
-	 * follow CMD's fate. Writing to the terminal from there must not stop us. */
+/* The tracer's state from one stop to the next. */
+struct tracer {
+	struct ks_session *s;
+	pid_t main_pid;   /* CMD's process (kvm-as's own) */
+	int exec_gate;    /* see cmd_ran() */
+	const char *cmd;
+	int sfd;          /* signalfd: SIGCHLD, SIGINT, SIGTERM, SIGHUP */
+	int stop_signal;  /* the SIGINT, SIGTERM or SIGHUP the tracer got, or 0 */
+	bool finished;    /* CMD's process has ended (reported, not reaped) */
+	bool interrupted; /* CMD itself got SIGINT, SIGTERM or SIGHUP */
+};
+
+/* Out of the terminal's process group: Ctrl-C is CMD's to handle; we
+ * follow CMD's fate. Writing to the terminal from there must not stop us.
+ * The signals we follow come through a signalfd; -1 if it cannot. */
+static int tracer_signals(void)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, ign = {.sa_handler = SIG_IGN};
+	sigset_t mask;
+
 	setpgid(0, 0);
 	sigaction(SIGTTOU, &ign, NULL);
 	sigaction(SIGTTIN, &ign, NULL);
@@ -286,28 +295,140 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, i
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+	return signalfd(-1, &mask, SFD_CLOEXEC);
+}
+
+/* Seize CMD's process and tell it on `report`: "g", or "STAGE ERRNO" (and
+ * the tracer ends). Then keep no fd of the caller's (drop_inherited_fds). */
+static void tracer_setup(struct tracer *tr, int report)
+{
+	int keep[3];
+
+	if ((tr->sfd = tracer_signals()) < 0) {
 		dprintf(report, "signalfd %d", errno);
 		_exit(0);
 	}
-	if (ptrace(PTRACE_SEIZE, main_pid, NULL, (void *)first_opts)) {
+	if (ptrace(PTRACE_SEIZE, tr->main_pid, NULL, (void *)(long)FIRST_OPTIONS)) {
 		dprintf(report, "ptrace %d", errno);
 		_exit(0);
 	}
 	if (write(report, "g", 1) != 1) /* CMD's process waits for this byte */
-		kill(main_pid, SIGKILL);
+		kill(tr->main_pid, SIGKILL);
 	close(report);
-	keep[0] = sfd;
-	keep[1] = exec_gate;
-	keep[2] = s->trace ? fileno(s->trace) : -1;
+	keep[0] = tr->sfd;
+	keep[1] = tr->exec_gate;
+	keep[2] = tr->s->trace ? fileno(tr->s->trace) : -1;
 	drop_inherited_fds(keep, 3);
-	add_task(s, main_pid, true);
+	add_task(tr->s, tr->main_pid, true);
+}
 
+/* A signal for the tracer itself: SIGINT, SIGTERM or SIGHUP stops CMD and
+ * its children (once); SIGCHLD only woke us. */
+static void on_tracer_signal(struct tracer *tr)
+{
+	struct signalfd_siginfo si;
+
+	if (read(tr->sfd, &si, sizeof(si)) == sizeof(si) && interrupt_signal((int)si.ssi_signo) &&
+	    !tr->stop_signal) {
+		tr->stop_signal = (int)si.ssi_signo;
+		fprintf(stderr, "kvm-as: interrupted by %s: stopping %s and its children\n",
+			strsignal(tr->stop_signal), tr->cmd);
+		kill_all();
+	}
+}
+
+/* A task ended. CMD's own end is reported (and the summary written) before
+ * anything reaps it: its caller learns of it only then. */
+static void on_task_exit(struct tracer *tr, const siginfo_t *info)
+{
+	pid_t pid = info->si_pid;
+
+	if (pid == tr->main_pid && !tr->finished) {
+		bool killed = info->si_code != CLD_EXITED, ran = cmd_ran(tr->exec_gate);
+		if (killed && ran && !tr->stop_signal)
+			say_killed(tr->cmd, info->si_status);
+		if (ran)
+			ks_finish(tr->s, stderr);
+		tr->finished = true;
+		if (killed || tr->interrupted)
+			kill_all(); /* Ctrl-C or a kill: nothing of CMD's stays behind */
+		if (task_count == 1)
+			_exit(0); /* not reaped: its caller gets it as we go, so we end first */
+	}
+	if (waitpid(pid, NULL, __WALL | WNOHANG) > 0)
+		drop_task(pid);
+}
+
+/* An exec in a traced process: a thread that exec'ed became the leader;
+ * the process's VM fds are gone. */
+static void on_exec(struct tracer *tr, pid_t pid)
+{
+	unsigned long old = 0;
+	struct task *t;
+
+	ptrace(PTRACE_GETEVENTMSG, pid, NULL, &old);
+	if ((pid_t)old != pid)
+		drop_task((pid_t)old); /* a thread exec'ed: it became the leader */
+	t = find_task(pid);
+	if (t)
+		t->in_call = false;
+	ks_exec(tr->s, t ? t->tgid : pid);
+	ptrace(PTRACE_CONT, pid, NULL, NULL);
+}
+
+/* A task stopped: a system call's seccomp stop or exit, an exec, a new
+ * task, a group-stop, or a signal to pass on. Every stop ends resumed. */
+static void on_stop(struct tracer *tr, const siginfo_t *info)
+{
+	pid_t pid = info->si_pid;
+	struct task *t = find_task(pid);
+	int sig, event;
+
+	if (t == NULL)
+		t = add_task(tr->s, pid, false); /* a new thread or child: auto-attached */
+	if (!t->options_set)
+		t->options_set = ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(long)OPTIONS) == 0;
+	if (tr->stop_signal) {
+		kill(pid, SIGKILL);
+		ptrace(PTRACE_CONT, pid, NULL, NULL);
+		return;
+	}
+	/* waitid's si_status is the stop's whole code: event << 8 | signal. */
+	sig = info->si_status & 0xff;
+	event = info->si_status >> 8;
+	if (sig == (SIGTRAP | 0x80)) {
+		if (t->in_call)
+			on_syscall_exit(tr->s, t);
+		ptrace(PTRACE_CONT, pid, NULL, NULL);
+	} else if (sig == SIGTRAP && event == PTRACE_EVENT_SECCOMP) {
+		/* PTRACE_SYSCALL: the next stop is this call's exit. */
+		ptrace(on_seccomp(tr->s, t) ? PTRACE_SYSCALL : PTRACE_CONT, pid, NULL, NULL);
+	} else if (sig == SIGTRAP && event == PTRACE_EVENT_EXEC) {
+		on_exec(tr, pid);
+	} else if (event == PTRACE_EVENT_STOP) {
+		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			ptrace(PTRACE_LISTEN, pid, NULL, NULL); /* group-stop: stay stopped */
+		else
+			ptrace(PTRACE_CONT, pid, NULL, NULL); /* a new task's first stop */
+	} else if (event) {
+		ptrace(PTRACE_CONT, pid, NULL, NULL); /* fork, clone, vfork, vfork-done: nothing to pass on */
+	} else {
+		if (t->tgid == tr->main_pid && interrupt_signal(sig))
+			tr->interrupted = true; /* CMD got Ctrl-C or a kill: its end ends its children */
+		ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig); /* a signal for the tracee: deliver it */
+	}
+}
+
+/* The tracer: a grandchild of kvm-as's process, which becomes CMD. It never
+ * returns. `report` gets "g" once CMD's process is seized, or "STAGE ERRNO". */
+static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, int exec_gate,
+			     const char *cmd)
+{
+	struct tracer tr = {.s = s, .main_pid = main_pid, .exec_gate = exec_gate, .cmd = cmd};
+
+	tracer_setup(&tr, report);
 	for (;;) {
-		struct signalfd_siginfo si;
 		siginfo_t next = {0};
-		struct task *t;
-		int sig, event, inject = 0;
 
 		/* Look without reaping: CMD's caller learns of its end only when
 		 * we reap it (or exit), so the report and the summary come first.
@@ -317,87 +438,15 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, i
 				continue;
 			break; /* ECHILD: every tracee is gone */
 		}
-		if (next.si_pid == 0) {
-			if (read(sfd, &si, sizeof(si)) == sizeof(si) && interrupt_signal((int)si.ssi_signo) &&
-			    !stop_signal) {
-				stop_signal = (int)si.ssi_signo;
-				fprintf(stderr, "kvm-as: interrupted by %s: stopping %s and its children\n",
-					strsignal(stop_signal), cmd);
-				kill_all();
-			}
-			continue;
-		}
-		pid = next.si_pid;
-		if (next.si_code == CLD_EXITED || next.si_code == CLD_KILLED || next.si_code == CLD_DUMPED) {
-			if (pid == main_pid && !finished) {
-				bool killed = next.si_code != CLD_EXITED, ran = cmd_ran(exec_gate);
-				if (killed && ran && !stop_signal)
-					say_killed(cmd, next.si_status);
-				if (ran)
-					ks_finish(s, stderr);
-				finished = true;
-				if (killed || interrupted)
-					kill_all(); /* Ctrl-C or a kill: nothing of CMD's stays behind */
-				if (task_count == 1)
-					_exit(0); /* not reaped: its caller gets it as we go, so we end first */
-			}
-			if (waitpid(pid, NULL, __WALL | WNOHANG) > 0)
-				drop_task(pid);
-			continue;
-		}
-		if (next.si_code != CLD_TRAPPED && next.si_code != CLD_STOPPED)
-			continue;
-		if ((t = find_task(pid)) == NULL)
-			t = add_task(s, pid, false); /* a new thread or child: auto-attached */
-		if (!t->options_set)
-			t->options_set = ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)opts) == 0;
-		if (stop_signal) {
-			kill(pid, SIGKILL);
-			ptrace(PTRACE_CONT, pid, NULL, NULL);
-			continue;
-		}
-		/* waitid's si_status is the stop's whole code: event << 8 | signal. */
-		sig = next.si_status & 0xff;
-		event = next.si_status >> 8;
-		if (sig == (SIGTRAP | 0x80)) {
-			if (t->in_call)
-				on_syscall_exit(s, t);
-			ptrace(PTRACE_CONT, pid, NULL, NULL);
-			continue;
-		}
-		if (sig == SIGTRAP && event == PTRACE_EVENT_SECCOMP) {
-			/* PTRACE_SYSCALL: the next stop is this call's exit. */
-			ptrace(on_seccomp(s, t) ? PTRACE_SYSCALL : PTRACE_CONT, pid, NULL, NULL);
-			continue;
-		}
-		if (sig == SIGTRAP && event == PTRACE_EVENT_EXEC) {
-			unsigned long old = 0;
-			ptrace(PTRACE_GETEVENTMSG, pid, NULL, &old);
-			if ((pid_t)old != pid)
-				drop_task((pid_t)old); /* a thread exec'ed: it became the leader */
-			t = find_task(pid);
-			if (t)
-				t->in_call = false;
-			ks_exec(s, t ? t->tgid : pid);
-			ptrace(PTRACE_CONT, pid, NULL, NULL);
-			continue;
-		}
-		if (event == PTRACE_EVENT_STOP) {
-			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
-				ptrace(PTRACE_LISTEN, pid, NULL, NULL); /* group-stop: stay stopped */
-			else
-				ptrace(PTRACE_CONT, pid, NULL, NULL); /* a new task's first stop */
-			continue;
-		}
-		if (event)
-			inject = 0; /* fork, clone, vfork, vfork-done: nothing to pass on */
-		else
-			inject = sig; /* a signal for the tracee: deliver it */
-		if (!event && t->tgid == main_pid && interrupt_signal(sig))
-			interrupted = true; /* CMD got Ctrl-C or a kill: its end ends its children */
-		ptrace(PTRACE_CONT, pid, NULL, (void *)(long)inject);
+		if (next.si_pid == 0)
+			on_tracer_signal(&tr);
+		else if (next.si_code == CLD_EXITED || next.si_code == CLD_KILLED ||
+			 next.si_code == CLD_DUMPED)
+			on_task_exit(&tr, &next);
+		else if (next.si_code == CLD_TRAPPED || next.si_code == CLD_STOPPED)
+			on_stop(&tr, &next);
 	}
-	if (!finished && cmd_ran(exec_gate))
+	if (!tr.finished && cmd_ran(exec_gate))
 		ks_finish(s, stderr);
 	_exit(0);
 }
@@ -430,8 +479,8 @@ static void close_gate(int exec_gate)
 
 /* CMD stays in this process (its caller's child, with kvm-as's pid, exit
  * status and signals, as without kvm-as); the tracer is a grandchild, as
- * with strace -D: no wait chain between the caller and CMD (measured: a
- * fork-and-wait wrapper cost a 16 ms VMM run 3 ms here), and CMD never has
+ * with strace -D: no wait chain between the caller and CMD (a wrapper that
+ * forks and waits adds its own wake-ups to every run), and CMD never has
  * the tracer as a child (a VMM reaping all its children would wait for it). */
 int kt_run(struct ks_session *s, char **argv)
 {
@@ -448,7 +497,7 @@ int kt_run(struct ks_session *s, char **argv)
 	ptracer_any = prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0) == 0;
 	fflush(NULL);
 	/* The middle child only forks the tracer and exits: vfork spares it a
-	 * copy of this process (a fork costs ~100 us on the development machine). */
+	 * copy of this process's memory map, which it would never use. */
 	if ((mid = vfork()) < 0)
 		return cannot_trace(argv[0], "fork", errno);
 	if (mid == 0) {
