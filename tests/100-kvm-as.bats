@@ -37,6 +37,19 @@ teardown() {
 	for code in 2 3 4 126 127 '128[+]N'; do assert_line --regexp "^  $code "; done
 }
 
+@test "kvm-as --list-models prints the one table of models, private ranges and irqchip pages" {
+	run_kvmas 0 --list-models
+	local listed m
+	listed=$(printf '%s\n' "$output" | awk -F'\t' '$1 == "model" { print $2 }' | paste -sd' ')
+	assert_equal "$listed" "${MODELS[*]}"
+	assert_line --regexp $'^private\tapic-access\t0xfee00000\t0x1000\t'
+	assert_line --regexp $'^private\tidentity-map\t0xfffbc000\t0x1000\t'
+	assert_line --regexp $'^device\tlapic\t0xfee00000\t0x1000\t'
+	assert_line --regexp $'^device\tioapic\t0xfec00000\t0x1000\t'
+	run_kvmas 0 --help
+	for m in $listed; do assert_output --partial "  $m "; done
+}
+
 # args|what the one line must say
 kvmas_bad_invocations() {
 	cat <<'TABLE'
