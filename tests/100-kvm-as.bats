@@ -392,9 +392,10 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$KVM_AS" intel -- sh -c 'exec 2>/dev/null
 }
 
 # run_invariant: vmm -v's stderr without what differs run to run: host addresses, the
-# timer latency the guest measured, and so how many pulses it took.
+# timer latency the guest measured, and so how many pulses it took and how many
+# interrupts KVM injected (whether it injected any stays).
 run_invariant() {
-	sed -E 's/0x7[0-9a-f]{11}\b/ADDR/g; s/latency [0-9]+ us, so both sources paced at [0-9]+ us/latency N us, paced at M us/; s/raised GSI ([0-9]+) [0-9]+ times/raised GSI \1 N times/'
+	sed -E 's/0x7[0-9a-f]{11}\b/ADDR/g; s/latency [0-9]+ us, so both sources paced at [0-9]+ us/latency N us, paced at M us/; s/raised GSI ([0-9]+) [0-9]+ times/raised GSI \1 N times/; s/irq_injections=[1-9][0-9]*/irq_injections=N/'
 }
 
 QEMU_BOOT=${QEMU_BOOT:-$REPO_ROOT/build/guests/qemu-boot.img}
