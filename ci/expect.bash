@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The expectation rule of scratchrig runs, in one place: sourced by ci/run-matrix (runs inside
-# nested L1 guests) and ci/hw-regress (runs on the host's own /dev/kvm), so both judge a run
+# nested L1 guests) and ci/hw/hw-regress (runs on the host's own /dev/kvm), so both judge a run
 # the same way. Functions and constants only; nothing runs when this file is sourced.
 #
 # A run is a token such as s1na-6882000; ci/lib/tokens.sh holds its grammar and its one parser

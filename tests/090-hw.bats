@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# ci/hw-regress (make hw-regress), as far as this machine can run it:
+# ci/hw/hw-regress (make hw-regress), as far as this machine can run it:
 #   - the host cells on this host's /dev/kvm, judged by the rule of ci/expect.bash, and the
 #     report (build/hw-style report.md and report.json) answering the bug report's questions;
 #   - the module reload (RELOAD_KVM=1) against a fake sysfs root (HW_SYSFS), fake /proc
@@ -15,7 +15,7 @@
 # shellcheck disable=SC2016 # single-quoted $ in grep patterns and awk programs is meant
 load helpers
 
-HW=$REPO_ROOT/ci/hw-regress
+HW=$REPO_ROOT/ci/hw/hw-regress
 
 setup_file() {
 	export BATS_TEST_TIMEOUT=300
@@ -138,7 +138,7 @@ fake_host() {
 	echo 0 >"$d/sys/module/$mod/refcnt"
 }
 
-# hw_fake DIR [VAR=VALUE...]: ci/hw-regress against the fake host in DIR, output in DIR/out
+# hw_fake DIR [VAR=VALUE...]: ci/hw/hw-regress against the fake host in DIR, output in DIR/out
 # (nested cells off unless HW_NESTED=auto: a fake vmx/svm must not boot real L1s).
 hw_fake() {
 	local d=$1
@@ -196,7 +196,7 @@ host_run_ok() {
 	local rc
 	rc=$(cat "$BATS_FILE_TMPDIR/host.rc")
 	if [[ $rc != 0 ]]; then
-		echo "ci/hw-regress exited $rc on this host:" >&2
+		echo "ci/hw/hw-regress exited $rc on this host:" >&2
 		cat "$BATS_FILE_TMPDIR/host.out" >&2
 		return 1
 	fi
@@ -218,7 +218,7 @@ host_run_ok() {
 	[ "$status" -eq 2 ]
 }
 
-@test "ci/run-matrix and ci/hw-regress judge by the one rule of ci/expect.bash" {
+@test "ci/run-matrix and ci/hw/hw-regress judge by the one rule of ci/expect.bash" {
 	run grep -c '^expected_rc()\|^range_hit()\|^run_mark()' "$REPO_ROOT/ci/run-matrix" "$HW"
 	assert_output --regexp ':0$'
 	refute_output --regexp ':[1-9]'

@@ -7,7 +7,7 @@
 #                                   kvm_amd parameter set of ci/matrix.cfg, then the original
 #                                   parameters back (also when interrupted)
 #   make hw-regress HW_SIZES="11ff000 1200000" HW_TOUCH=none HW_NESTED=0   a quick one
-# Other knobs (CELLS, SHARD, JOBS for the nested part): ci/hw-regress --help.
+# Other knobs (CELLS, SHARD, JOBS for the nested part): ci/hw/hw-regress --help.
 # Reports: $(BUILD)/hw/report.md and report.json (the answers), runs.tsv, phases.tsv, logs/;
 # the nested cells' own reports in $(BUILD)/hw/nested/.
 # Exit: 0 passed or skipped, 1 a run failed, 3 parameters not restored (see the report), 130.
@@ -17,4 +17,4 @@ HW_OUT ?= $(BUILD)/hw
 
 .PHONY: hw-regress
 hw-regress: $(BUILD)/vmm $(BUILD)/guest.elf
-	VMM=$(BUILD)/vmm HW_OUT=$(HW_OUT) ci/hw-regress
+	VMM=$(BUILD)/vmm HW_OUT=$(HW_OUT) ci/hw/hw-regress
