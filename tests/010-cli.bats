@@ -123,11 +123,13 @@ TABLE
 @test "a KVM device without permission is exit 3 with what to do" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to make a device node and drop privileges"
 	command -v setpriv >/dev/null || skip "setpriv (util-linux) is missing"
-	local dev=$BATS_TEST_TMPDIR/kvm
+	local dev=$BATS_TEST_TMPDIR/kvm vmm
 	mknod "$dev" c 10 232 || skip "cannot make a device node here"
 	chmod 600 "$dev"
-	chmod 755 "$BATS_TEST_TMPDIR"
-	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups "$VMM" --kvm-device "$dev"
+	# nobody runs copies of the VMM and its guest: the checkout may be closed to nobody.
+	open_test_tmpdir
+	vmm=$(nobody_vmm)
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups "$vmm" --kvm-device "$dev"
 	[ "$status" -eq 3 ] || fail "exit $status, expected 3: $stderr"
 	[[ $stderr == *"$dev: permission denied: add your user to the kvm group"* ]] || fail "$stderr"
 }

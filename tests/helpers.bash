@@ -54,3 +54,33 @@ assert_hello() {
 APIC_PAGE=0xfee00000
 LAST_FITTING_SIZE=$(printf '0x%x' $((0xFFFFFFFF - 0xFEE00FFF)))
 FIRST_FAILING_SIZE=$(printf '0x%x' $((LAST_FITTING_SIZE + 0x1000)))
+
+# Tests that drop to nobody (setpriv) must not need the checkout: it may live where only its
+# owner can enter (a clone in /root, or in a `mktemp -d` directory). They copy what nobody has
+# to read or run into their own $BATS_TEST_TMPDIR, which open_test_tmpdir opens.
+
+# open_test_tmpdir: $BATS_TEST_TMPDIR readable for nobody. bats makes its run directory 0700,
+# so each directory from $BATS_TEST_TMPDIR up to bats' run directory gets o+x (search, not
+# listing); skip when a directory above that (TMPDIR) stays closed to nobody.
+open_test_tmpdir() {
+	local d=$BATS_TEST_TMPDIR
+	[[ -n ${BATS_RUN_TMPDIR:-} && $d == "$BATS_RUN_TMPDIR"/* ]] ||
+		skip "bats' run directory is unknown (BATS_RUN_TMPDIR): cannot open $d to nobody"
+	chmod 0755 "$d"
+	while [[ $d != "$BATS_RUN_TMPDIR" ]]; do
+		d=$(dirname "$d")
+		chmod o+x "$d"
+	done
+	setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$BATS_TEST_TMPDIR" ||
+		skip "nobody cannot enter $BATS_TEST_TMPDIR: a directory above bats' run directory is closed"
+}
+
+# nobody_vmm: copies of $VMM and $GUEST side by side (the VMM finds guest.elf beside itself) in
+# $BATS_TEST_TMPDIR/nobody/; prints the VMM copy's path. Call open_test_tmpdir first.
+nobody_vmm() {
+	local d=$BATS_TEST_TMPDIR/nobody
+	mkdir -p "$d"
+	install -m 0755 "$VMM" "$d/vmm"
+	install -m 0644 "$GUEST" "$d/guest.elf"
+	echo "$d/vmm"
+}
