@@ -39,6 +39,7 @@ ci-matrix: all kernels bochs-if-possible
 	prc=0; wait $$pid || prc=$$?; \
 	test $$prc != 130 || exit 130; \
 	test $$prc = 0 || test $$prc = 3 || rc=1; \
+	ci/report $(or $(CI_OUT),build/ci) || rc=1; \
 	bats --tap tests/matrix || rc=1; \
 	exit $$rc
 
