@@ -36,8 +36,8 @@ $(BUILD)/vmm: $(VMM_SRC) $(VMM_HDR) | $(BUILD)
 
 # kvm-as (vmm/kvm-as/): static, so that a busybox L1 image can carry it alone. Linked
 # with musl where musl-gcc is installed (ci/install-deps installs it): glibc's static
-# start-up costs every traced command ~0.4 ms in a VM (measured here: its CPUID probes
-# each exit to the hypervisor), musl's ~0.01 ms.
+# start-up probes CPUID, and in a VM each probe exits to the hypervisor, for every traced
+# command; musl's start-up does not (docs/performance.md).
 KVMAS_SRC := $(wildcard vmm/kvm-as/*.c) vmm/hostmodel.c vmm/layout.c
 KVMAS_HDR := $(wildcard vmm/kvm-as/*.h) vmm/hostmodel.h vmm/layout.h
 # Its pure parts, linked into the unit tests.

@@ -2,7 +2,8 @@
 #
 #   make kernels        install every L1 kernel package ci/matrix.cfg lists (idempotent; root)
 #   make ci-matrix      the full matrix (ci/run-matrix), the Bochs patches' proofs
-#                       (ci/bochs/prove-patches), then tests/matrix/ over their results;
+#                       (ci/bochs/prove-patches), docs/findings.md (ci/findings), then
+#                       tests/matrix/ over their results;
 #                       fails when any cell fails or times out. ACCEL=tcg|kvm|auto, CELLS=glob,
 #                       SHARD=i/n, JOBS=n narrow or spread it (see ci/run-matrix --help).
 #   make nested-smoke   the small nested smoke (tests/070-nested-smoke.bats, also in make test)
@@ -40,6 +41,8 @@ ci-matrix: all kernels bochs-if-possible
 	test $$prc != 130 || exit 130; \
 	test $$prc = 0 || test $$prc = 3 || rc=1; \
 	ci/report $(or $(CI_OUT),build/ci) || rc=1; \
+	frc=0; ci/findings $(or $(CI_OUT),build/ci) || frc=$$?; \
+	test $$frc = 0 || test $$frc = 3 || rc=1; \
 	bats --tap tests/matrix || rc=1; \
 	exit $$rc
 

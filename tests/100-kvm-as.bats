@@ -95,7 +95,7 @@ TABLE
 
 @test "cannot trace (kvm-as itself under strace -f): exit 3, one line, the command never runs" {
 	command -v strace >/dev/null || skip "no strace to trace kvm-as with"
-	# LeakSanitizer aborts under a tracer (measured with the ASan build): leaks off here
+	# LeakSanitizer aborts under a tracer: leaks off here
 	ASAN_OPTIONS=detect_leaks=0 run --separate-stderr timeout 30 strace -f -o /dev/null "$KVM_AS" none -- touch "$TMP/ran"
 	expect_exit 3 "$status" "strace -f kvm-as none -- touch"
 	[[ $stderr == "kvm-as: cannot trace touch: ptrace: "* ]] || fail "stderr: $stderr"

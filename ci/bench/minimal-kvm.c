@@ -14,7 +14,7 @@
  * such as this host's 6.18, the irqchip's I/O-bus registrations leave a normal
  * SRCU grace period in flight; the next memslot update waits for it
  * (expedited), or VM teardown does (slower), so the irqchip comes before the
- * slot here, the cheaper order (measured).
+ * slot here, the cheaper order.
  *
  * usage: minimal-kvm [--irqchip] [KVM device]   (default /dev/kvm)
  * Exit codes: 0 the guest's OUT arrived, 3 a KVM or host error, 5 any other exit. */
