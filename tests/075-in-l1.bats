@@ -1,7 +1,6 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2154 # status, output, stderr and lines are set by bats' run
-# ci/in-l1 runs one build/vmm command inside a throwaway QEMU L1 (README: "Run anywhere QEMU
-# runs"), and ci/run-hello (make run) falls back to it when the host's KVM does not work.
+# ci/in-l1 runs one build/vmm command inside a throwaway QEMU L1 (docs/l1.md), and ci/run-hello (make run) falls back to it when the host's KVM does not work.
 # The six full L1 boots start together in setup_file, two lanes at a time (~12-25 s each under
 # TCG); the quick failure cases (no kernel, broken kernel, timeout) run in their tests.
 load helpers

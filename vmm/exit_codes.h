@@ -1,5 +1,5 @@
 /* The exit-code table: the only place that decides what each code means.
- * `vmm --help` prints it; the README repeats it (a test checks they agree). */
+ * `vmm --help` prints it; docs/vmm.md repeats it (a test checks they agree). */
 #ifndef SCRATCHRIG_EXIT_CODES_H
 #define SCRATCHRIG_EXIT_CODES_H
 

@@ -40,12 +40,12 @@ static int open_device(const char *device)
 	if (errno == ENOENT)
 		sr_die(SR_EXIT_HOST,
 		       "%s does not exist: load kvm-intel or kvm-amd, enable virtualization in the "
-		       "firmware, or run through ci/in-l1 (README: Troubleshooting)",
+		       "firmware, or run through ci/in-l1 (docs/troubleshooting.md)",
 		       device);
 	if (errno == EACCES || errno == EPERM)
 		sr_die(SR_EXIT_HOST,
 		       "%s: permission denied: add your user to the kvm group or make the device "
-		       "readable and writable (README: Troubleshooting)",
+		       "readable and writable (docs/troubleshooting.md)",
 		       device);
 	sr_die(SR_EXIT_HOST, "cannot open %s: %s", device, strerror(errno));
 }

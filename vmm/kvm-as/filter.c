@@ -17,7 +17,7 @@ int kf_install(void)
 	struct sock_filter f[MAX_INSNS];
 	unsigned n = 0, k;
 
-	/* Another ABI (i386, x32): allowed, not followed (README: limits). */
+	/* Another ABI (i386, x32): allowed, not followed (docs/kvm-as.md: limits). */
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);

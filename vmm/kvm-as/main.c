@@ -1,5 +1,5 @@
 /* kvm-as: run any VMM as if on another class of KVM host, or judge a strace
- * log of one. See README "Test your own VMM". */
+ * log of one. See docs/kvm-as.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -65,7 +65,7 @@ static void map_fd(struct ks_proc *p, int fd, struct ks_vm *vm)
 			p->fds[i].vm = vm;
 			return;
 		}
-	if (p->count < KS_MAX_VM_FDS) /* beyond: that VM is not followed (README: limits) */
+	if (p->count < KS_MAX_VM_FDS) /* beyond: that VM is not followed (docs/kvm-as.md: limits) */
 		p->fds[p->count++] = (typeof(p->fds[0])){fd, vm};
 }
 
