@@ -22,9 +22,10 @@
 
 #define INTERRUPT_WAIT_MS 3000 /* per kind; the guest's own bound, well inside --timeout */
 
-/* Which way the interrupts came: KVM counts in irq_injections the interrupts it injects at
- * VM entry; with APICv they are posted and delivered by the CPU (virtual-interrupt
- * delivery), and the count stays 0. */
+/* Which way the interrupts came: KVM counts in irq_injections the interrupts it injects (or
+ * re-injects after a VM exit during their delivery) at VM entry. With APICv it posts them
+ * and the CPU delivers them (virtual-interrupt delivery): the count stays below the number
+ * the guest took. */
 static void report_irq_injections(const struct sr_vm *vm)
 {
 	uint64_t injected = 0;
@@ -32,9 +33,9 @@ static void report_irq_injections(const struct sr_vm *vm)
 	if (err)
 		sr_info("host: KVM vCPU stat irq_injections unavailable (%s)", strerror(err));
 	else
-		sr_info("host: KVM vCPU stat irq_injections=%llu (%s)", (unsigned long long)injected,
-			injected ? "KVM injected interrupts at VM entry"
-				 : "none injected: posted, virtual-interrupt delivery");
+		sr_info("host: KVM vCPU stat irq_injections=%llu (interrupts KVM injected or "
+			"re-injected at VM entry; with APICv the others came by virtual-interrupt "
+			"delivery)", (unsigned long long)injected);
 }
 
 /* AnonHugePages (KiB) of the mapping holding `addr`, or -1 if unknown. */
