@@ -1,5 +1,6 @@
 #include "layout.h"
 
+#include <stdio.h>
 #include <string.h>
 
 bool sr_overlaps(uint64_t a_base, uint64_t a_size, uint64_t b_base, uint64_t b_size)
@@ -95,6 +96,28 @@ const char *sr_parse_gpa_top(const char *text, uint64_t *top)
 		return "must be the last byte of a 4 KiB page (e.g. 0xfedfffff)";
 	*top = value;
 	return NULL;
+}
+
+unsigned sr_phys_bits_needed(uint64_t last)
+{
+	return last ? 64u - (unsigned)__builtin_clzll(last) : 0;
+}
+
+const char *sr_check_phys_bits(uint64_t top, unsigned phys_bits, char *buf, size_t size)
+{
+	unsigned need = sr_phys_bits_needed(top);
+	unsigned long long highest;
+
+	if (need <= phys_bits || phys_bits >= 64)
+		return NULL;
+	highest = (1ULL << phys_bits) - 1;
+	snprintf(buf, size,
+		 "--gpa-top 0x%llx: beyond this host's %u-bit guest-physical space: scratch's last "
+		 "byte needs %u bits (MAXPHYADDR, CPUID 0x80000008: KVM maps nothing above 0x%llx "
+		 "and refuses a slot there with EINVAL); use --gpa-top 0x%llx or lower (--gpa-top 36 "
+		 "fits every 64-bit host), or a host with MAXPHYADDR %u or more",
+		 (unsigned long long)top, phys_bits, need, highest, highest, need);
+	return buf;
 }
 
 uint64_t sr_scratch_size_limit(uint64_t top)

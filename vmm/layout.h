@@ -5,6 +5,7 @@
 #define SCRATCHRIG_LAYOUT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "abi.h"
@@ -12,6 +13,12 @@
 #define SR_GPA_TOP_32 0xFFFFFFFFULL
 #define SR_GPA_TOP_36 0xFFFFFFFFFULL
 #define SR_GPA_TOP_MAX 0x3FFFFFFFFFULL /* 256 GiB: what one page-table area maps */
+/* The guest-physical address widths (MAXPHYADDR, CPUID 0x80000008 EAX[7:0]) the
+ * kernel can have: KVM maps no gfn above the host's (kvm_mmu_max_gfn(),
+ * arch/x86/kvm/mmu.h: the host MAXPHYADDR with EPT/NPT, 52 without), and x86
+ * defines none beyond 52. */
+#define SR_PHYS_BITS_MIN 32
+#define SR_PHYS_BITS_MAX 52
 #define SR_MAX_RANGES 32
 #define SR_MAX_SLOTS (SR_MAX_RANGES + 8)
 
@@ -64,6 +71,15 @@ const char *sr_parse_u64(const char *text, uint64_t *out);
 
 /* Parse --gpa-top: "32", "36" or an explicit last address. */
 const char *sr_parse_gpa_top(const char *text, uint64_t *top);
+
+/* The address width a range ending at byte `last` needs: the position of
+ * its highest set bit, plus one (0xffffffff: 32; 0xfffffffff: 36). */
+unsigned sr_phys_bits_needed(uint64_t last);
+
+/* Whether scratch ending at `top` fits a host whose guest-physical space has
+ * `phys_bits` bits: NULL, or one line naming both widths and what to do
+ * (written to buf). */
+const char *sr_check_phys_bits(uint64_t top, unsigned phys_bits, char *buf, size_t size);
 
 /* Largest scratch size below `top` for which a scratch of that size is legal:
  * it must leave [0, SR_LOW_END_GPA) free. */

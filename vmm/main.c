@@ -280,9 +280,8 @@ int main(int argc, char **argv)
 	sr_vm_create(&vm, opt.kvm_device, opt.irqchip);
 	if (!opt.vcpu_after_scratch && sr_vcpu_create(&vm) == EEXIST)
 		sr_die(SR_EXIT_HOST, "KVM_CREATE_VCPU: EEXIST before any memory slot exists");
-	if (opt.top >> vm.phys_bits)
-		sr_die(SR_EXIT_USAGE, "--gpa-top 0x%llx: beyond this host's %u-bit guest-physical space",
-		       (unsigned long long)opt.top, vm.phys_bits);
+	if ((why = sr_check_phys_bits(opt.top, vm.phys_bits, err, sizeof(err))) != NULL)
+		sr_die(SR_EXIT_USAGE, "%s", why);
 	low = sr_map_anonymous(SR_LOW_END_GPA, "the low region");
 	sr_set_slot_or_die(&vm, SR_LOW_SLOT_ID, 0, SR_LOW_END_GPA, low, "the low region");
 	sr_info("slot %2u [0x%011llx-0x%011llx] size 0x%llx host +0x0: low region (image, page "

@@ -210,6 +210,24 @@ static void conflict(const struct sr_options *opt, const struct sr_slot *slot,
 	       opt->layout == SR_LAYOUT_CHECK ? "check" : "single");
 }
 
+/* A scratch slot KVM refused with another errno than EEXIST: exit 3 naming
+ * it; EINVAL is kvm_arch_prepare_memory_region()'s answer to a slot above the
+ * host's MAXPHYADDR (arch/x86/kvm/x86.c, kvm_mmu_max_gfn()). */
+static _Noreturn void slot_failed(const struct sr_slot *slot, int err, unsigned phys_bits)
+{
+	uint64_t last = slot->gpa + slot->size - 1;
+
+	if (err == EINVAL)
+		sr_die(SR_EXIT_HOST,
+		       "KVM_SET_USER_MEMORY_REGION for scratch slot %u [0x%llx-0x%llx]: %s: KVM refuses so "
+		       "a slot above the host's MAXPHYADDR, and this one needs %u bits (the CPUID KVM "
+		       "offers says %u); use a lower --gpa-top (--gpa-top 32 fits every host)",
+		       slot->id, (unsigned long long)slot->gpa, (unsigned long long)last, strerror(err),
+		       sr_phys_bits_needed(last), phys_bits);
+	sr_die(SR_EXIT_HOST, "KVM_SET_USER_MEMORY_REGION for scratch slot %u [0x%llx-0x%llx]: %s",
+	       slot->id, (unsigned long long)slot->gpa, (unsigned long long)last, strerror(err));
+}
+
 static void delete_scratch_slots(struct sr_vm *vm, const struct sr_scratch *s, unsigned count)
 {
 	for (unsigned i = 0; i < count; i++)
@@ -243,9 +261,7 @@ static void map_scratch(struct sr_placement *pl, struct sr_vm *vm)
 		if (err == 0)
 			return;
 		if (err != EEXIST)
-			sr_die(SR_EXIT_HOST, "KVM_SET_USER_MEMORY_REGION for scratch slot %u [0x%llx-0x%llx]: %s",
-			       s->slots[i].id, (unsigned long long)s->slots[i].gpa,
-			       (unsigned long long)(s->slots[i].gpa + s->slots[i].size - 1), strerror(err));
+			slot_failed(&s->slots[i], err, vm->phys_bits);
 		sr_probe_reserved(vm, s->slots[i].gpa, s->slots[i].size, host + s->slots[i].host_offset,
 				  &found);
 		label_found(&found, pl);

@@ -762,6 +762,32 @@ static void test_scratch_layout_property(void)
 	}
 }
 
+/* The address width a last byte needs, and vmm's check of --gpa-top against
+ * the host's: the message names both widths and what to do. */
+static void test_phys_bits(void)
+{
+	static const struct {
+		uint64_t last;
+		unsigned bits;
+	} need[] = {
+		{0xFFFFFFFF, 32}, {0x100000000ULL, 33}, {0xFFFFFFFFFULL, 36}, {0x1000000000ULL, 37},
+		{SR_GPA_TOP_MAX, 38}, {0x3FFFFF, 22}, {UINT64_MAX, 64}, {1, 1},
+	};
+	char buf[512];
+	const char *why;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(need); i++)
+		CHECK_EQ(sr_phys_bits_needed(need[i].last), need[i].bits, "last 0x%llx", U(need[i].last));
+	CHECK(sr_check_phys_bits(SR_GPA_TOP_36, 36, buf, sizeof(buf)) == NULL, "64 GiB on a 36-bit host");
+	CHECK(sr_check_phys_bits(SR_GPA_TOP_32, 36, buf, sizeof(buf)) == NULL, "4 GiB");
+	CHECK(sr_check_phys_bits(SR_GPA_TOP_MAX, 48, buf, sizeof(buf)) == NULL, "256 GiB on 48 bits");
+	why = sr_check_phys_bits(SR_GPA_TOP_MAX, 36, buf, sizeof(buf));
+	CHECK_HAS(why, "--gpa-top 0x3fffffffff: beyond this host's 36-bit guest-physical space: scratch's last byte needs 38 bits", "both widths");
+	CHECK_HAS(why, "use --gpa-top 0xfffffffff or lower", "what to do");
+	CHECK_HAS(why, "MAXPHYADDR 38 or more", "or another host");
+	CHECK_HAS(why, "EINVAL", "what KVM would say");
+}
+
 const struct unit_test layout_tests[] = {
 	{"parse_u64", test_parse_u64},
 	{"parse_gpa_top", test_parse_gpa_top},
@@ -774,5 +800,6 @@ const struct unit_test layout_tests[] = {
 	{"largest_fitting_property", test_largest_fitting_property},
 	{"scratch_layout", test_scratch_layout},
 	{"scratch_layout_property", test_scratch_layout_property},
+	{"phys_bits", test_phys_bits},
 };
 const unsigned layout_test_count = ARRAY_SIZE(layout_tests);
