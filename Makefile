@@ -23,8 +23,8 @@ all: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/kvm-as
 # that it stays the default goal.
 -include tests/guests/guests.mk
 -include images/images.mk
--include ci/ci.mk
--include ci/bench.mk
+-include ci/matrix/matrix.mk
+-include ci/bench/bench.mk
 -include ci/hw/hw.mk
 -include ci/peer/peer.mk
 # What the suites need besides the VMM: hostile guests (050), an L1 image (070),
@@ -124,8 +124,8 @@ test-asan: $(ASAN_BUILD) $(TEST_PREREQS)
 	tests/run-all $(BUILD)/asan/vmm $(BUILD)/asan/unit-tests
 
 # Static checks: gcc's analyzer on every C file, shellcheck on every script.
-SHELL_SCRIPTS = $(shell grep -lE '^\#!(/usr/bin/env (ba)?sh|/bin/(ba)?sh)' .ci/run ci/* ci/bench/* ci/bochs/* ci/peer/* ci/hw/* images/* tests/run-all 2>/dev/null) \
-	$(wildcard ci/*.bash ci/hw/*.bash ci/lib/*.bash ci/lib/*.sh)
+SHELL_SCRIPTS = $(shell grep -lE '^\#!(/usr/bin/env (ba)?sh|/bin/(ba)?sh)' .ci/run ci/* ci/*/* images/* tests/run-all 2>/dev/null) \
+	$(wildcard ci/*.bash ci/*/*.bash ci/lib/*.sh)
 lint:
 	@for f in $(VMM_SRC); do $(CC) $(CFLAGS_VMM) -fanalyzer -Werror -c $$f -o /dev/null || exit 1; done
 	@for f in $(wildcard vmm/kvm-as/*.c); do $(CC) $(CFLAGS_VMM) -Ivmm -fanalyzer -Werror -c $$f -o /dev/null || exit 1; done

@@ -2,7 +2,7 @@
 # shellcheck disable=SC2154 # status, output and lines are set by bats' run
 # shellcheck disable=SC2016 # the single-quoted $ are the child shells' own
 # The run-token grammar and the `vmm --probe` output each have ONE parser, in POSIX sh under
-# ci/lib/, sourced by images/init (busybox sh in the L1 image) and by ci/expect.bash (bash):
+# ci/lib/, sourced by images/init (busybox sh in the L1 image) and by ci/matrix/expect.bash (bash):
 # the same answers in both shells, the image carries the files, and no second copy is left.
 # No L1 boots here: busybox sh runs the parser directly.
 load helpers
@@ -76,11 +76,11 @@ args_in() {
 	done
 }
 
-@test "every run token of ci/matrix.cfg is valid, with the same arguments in busybox sh and bash" {
+@test "every run token of ci/matrix/matrix.cfg is valid, with the same arguments in busybox sh and bash" {
 	local -a toks
 	mapfile -t toks < <(awk '/^\[runs / { r = 1; next } /^\[/ { r = 0 } r && /^runs *=/ { sub(/^runs *= */, ""); gsub(/ +/, "\n"); print }' \
-		"$REPO_ROOT/ci/matrix.cfg" | sed '/^$/d' | sort -u)
-	[ "${#toks[@]}" -ge 20 ] || fail "only ${#toks[@]} tokens found in ci/matrix.cfg: $(grep -n runs "$REPO_ROOT/ci/matrix.cfg")"
+		"$REPO_ROOT/ci/matrix/matrix.cfg" | sed '/^$/d' | sort -u)
+	[ "${#toks[@]}" -ge 20 ] || fail "only ${#toks[@]} tokens found in ci/matrix/matrix.cfg: $(grep -n runs "$REPO_ROOT/ci/matrix/matrix.cfg")"
 	run args_in busybox sh -- "${toks[@]}"
 	refute_output --partial " invalid"
 	[ "$output" = "$(args_in bash -- "${toks[@]}")" ]

@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2154 # status, output and lines are set by bats' run
-# The nested matrix (ci/run-matrix, make ci-matrix) ends cleanly whatever its L1s do:
+# The nested matrix (ci/matrix/run-matrix, make ci-matrix) ends cleanly whatever its L1s do:
 #   - an L1 that panics, hangs or loses its results channel is a FAIL or TIMEOUT cell with its
 #     logs kept, and the matrix still ends (fault injection: images/init's rig.panic=1,
 #     rig.hang=1, rig.nochannel=1, given per cell by the table's `append` key);
-#   - SIGTERM to ci/run-matrix, or Ctrl-C (SIGINT to the process group) during make ci-matrix,
+#   - SIGTERM to ci/matrix/run-matrix, or Ctrl-C (SIGINT to the process group) during make ci-matrix,
 #     stops every QEMU it started and removes its temporary files, exit 130;
 #   - a second run after an interrupted one passes.
 # Tiny tables (MATRIX=FILE) with 1-3 cells and 1-2 runs, reports in the test's own temp dirs
@@ -127,7 +127,7 @@ assert_all_stopped() {
 	# 60 s: room for the two short L1s one after the other (~13 s each here, ~25 s under load).
 	local t0=$SECONDS limit=60
 	run env MATRIX="$BATS_TEST_TMPDIR/m.cfg" CI_OUT="$OUT" TMPDIR="$TMP" NO_BUILD=1 JOBS=2 \
-		CELL_TIMEOUT=$limit RUN_TIMEOUT=30 timeout 300 "$NESTED_ROOT/ci/run-matrix" 3>&-
+		CELL_TIMEOUT=$limit RUN_TIMEOUT=30 timeout 300 "$NESTED_ROOT/ci/matrix/run-matrix" 3>&-
 	local took=$((SECONDS - t0))
 	printf "# %s\n" "${lines[@]}" >&3 # TAP comments
 	assert_equal "$status" 1
@@ -164,7 +164,7 @@ k/tcg-nochan p1nn-48000 fail"
 interrupt() {
 	OUT=$INT_OUT TMP=$INT_TMP
 	table "$BATS_TEST_TMPDIR/m.cfg" "a|rig.hang=1|p1nn-48000" "b|rig.hang=1|p1nn-48000"
-	local -a cmd=("$NESTED_ROOT/ci/run-matrix")
+	local -a cmd=("$NESTED_ROOT/ci/matrix/run-matrix")
 	[[ $1 == make ]] && cmd=(make --no-print-directory -s -C "$NESTED_ROOT" ci-matrix)
 	spawn env MATRIX="$BATS_TEST_TMPDIR/m.cfg" CI_OUT="$OUT" TMPDIR="$TMP" NO_BUILD=1 JOBS=2 "${cmd[@]}"
 	wait_until 90 qemus_running 2 || fail "no two QEMUs of ours: $(cat "$BATS_TEST_TMPDIR/spawn.err")"
@@ -177,7 +177,7 @@ interrupt() {
 	assert_output 0
 }
 
-@test "SIGTERM to ci/run-matrix mid-boot stops every QEMU it started, removes its temp dir, exit 130" {
+@test "SIGTERM to ci/matrix/run-matrix mid-boot stops every QEMU it started, removes its temp dir, exit 130" {
 	interrupt run-matrix TERM pid results.txt
 	assert_equal "$RC" 130
 	grep -q 'interrupted, stopping every QEMU' "$BATS_TEST_TMPDIR/spawn.err" || fail "$(cat "$BATS_TEST_TMPDIR/spawn.err")"
@@ -201,7 +201,7 @@ interrupt() {
 	OUT=$INT_OUT TMP=$INT_TMP
 	table "$BATS_TEST_TMPDIR/m.cfg" "again||p1nn-48000 p1nn-48000-i5"
 	run env MATRIX="$BATS_TEST_TMPDIR/m.cfg" CI_OUT="$OUT" TMPDIR="$TMP" NO_BUILD=1 JOBS=2 \
-		CELL_TIMEOUT=120 timeout 300 "$NESTED_ROOT/ci/run-matrix" 3>&-
+		CELL_TIMEOUT=120 timeout 300 "$NESTED_ROOT/ci/matrix/run-matrix" 3>&-
 	printf "# %s\n" "${lines[@]}" >&3 # TAP comments
 	assert_success
 	run awk -F'\t' 'NR > 1 { print $1, $7 }' "$OUT/cells.tsv"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # ci/hw/hw-regress (make hw-regress), as far as this machine can run it:
-#   - the host cells on this host's /dev/kvm, judged by the rule of ci/expect.bash, and the
+#   - the host cells on this host's /dev/kvm, judged by the rule of ci/matrix/expect.bash, and the
 #     report (build/hw-style report.md and report.json) answering the bug report's questions;
 #   - the module reload (RELOAD_KVM=1) against a fake sysfs root (HW_SYSFS), fake /proc
 #     (HW_PROC: cpuinfo, no other VM) and a fake modprobe that records its calls, with a VMM
@@ -155,7 +155,7 @@ matrix_modargs() {
 		/^\[/ { if (l1 && vend == v && args != "") print args; l1 = ($1 == "[l1"); vend = ""; args = ""; next }
 		l1 && /^vendor *=/ { sub(/^vendor *= */, ""); vend = $0 }
 		l1 && /^modargs *=/ { sub(/^modargs *= */, ""); args = $0 }
-		END { if (l1 && vend == v && args != "") print args }' "$REPO_ROOT/ci/matrix.cfg" | awk '!seen[$0]++'
+		END { if (l1 && vend == v && args != "") print args }' "$REPO_ROOT/ci/matrix/matrix.cfg" | awk '!seen[$0]++'
 }
 
 # restore_line DIR VENDOR: the load that restores the original parameters: every parameter
@@ -218,15 +218,15 @@ host_run_ok() {
 	[ "$status" -eq 2 ]
 }
 
-@test "ci/run-matrix and ci/hw/hw-regress judge by the one rule of ci/expect.bash" {
-	run grep -c '^expected_rc()\|^range_hit()\|^run_mark()' "$REPO_ROOT/ci/run-matrix" "$HW"
+@test "ci/matrix/run-matrix and ci/hw/hw-regress judge by the one rule of ci/matrix/expect.bash" {
+	run grep -c '^expected_rc()\|^range_hit()\|^run_mark()' "$REPO_ROOT/ci/matrix/run-matrix" "$HW"
 	assert_output --regexp ':0$'
 	refute_output --regexp ':[1-9]'
-	grep -q '\. "$ROOT/ci/expect.bash"' "$REPO_ROOT/ci/run-matrix"
-	grep -q '\. "$ROOT/ci/expect.bash"' "$HW"
+	grep -q '\. "$ROOT/ci/matrix/expect.bash"' "$REPO_ROOT/ci/matrix/run-matrix"
+	grep -q '\. "$ROOT/ci/matrix/expect.bash"' "$HW"
 	# The rule itself, on the report's numbers.
-	# shellcheck source=ci/expect.bash
-	. "$REPO_ROOT/ci/expect.bash"
+	# shellcheck source=ci/matrix/expect.bash
+	. "$REPO_ROOT/ci/matrix/expect.bash"
 	[ "$(expected_rc s1na-11ff000 0xfee00000-0xfee00fff)" = 0 ]
 	[ "$(expected_rc s1na-1200000 0xfee00000-0xfee00fff)" = 4 ]
 	[ "$(expected_rc s1na-1200000 none)" = 0 ]
@@ -238,8 +238,8 @@ host_run_ok() {
 
 @test "host cells: every run's verdict is the rule's over what this host's KVM probed" {
 	host_run_ok
-	# shellcheck source=ci/expect.bash
-	. "$REPO_ROOT/ci/expect.bash"
+	# shellcheck source=ci/matrix/expect.bash
+	. "$REPO_ROOT/ci/matrix/expect.bash"
 	local pon poff n=0 tok exp rc hello mark want
 	pon=$(awk -F'\t' '$1 == "host" { print $5 }' "$H/phases.tsv")
 	poff=$(awk -F'\t' '$1 == "host" { print $7 }' "$H/phases.tsv")
@@ -310,7 +310,7 @@ host_run_ok() {
 	[ "$(json "$H/report.json" .nested.verdict)" = SKIP ]
 	[[ $(json "$H/report.json" .nested.reason) == *"shows no vmx/svm"* ]]
 	grep -q '^SKIP: this host.s CPU shows no vmx/svm' "$H/report.md"
-	# ... and ci/run-matrix's own view of the kvm cells, listed without booting.
+	# ... and ci/matrix/run-matrix's own view of the kvm cells, listed without booting.
 	grep -q 'kvm-amd-forced .*SKIP' "$H/report.md"
 	grep -q 'nested cells SKIP' "$BATS_FILE_TMPDIR/host.out"
 }
@@ -337,7 +337,7 @@ host_run_ok() {
 	restore=$(restore_line "$d" intel)
 	hw_fake "$d" RELOAD_KVM=1 HW_SIZES="11ff000 1200000"
 	[ "$status" -eq 0 ] || { show; false; }
-	# Each [l1] parameter set of ci/matrix.cfg for Intel, unload before load, then the restore
+	# Each [l1] parameter set of ci/matrix/matrix.cfg for Intel, unload before load, then the restore
 	# with the original values (explicitly: /etc/modprobe.d may say otherwise).
 	want=$(matrix_modargs intel | while read -r a; do echo "-r kvm_intel"; echo "kvm_intel $a"; done)
 	want+=$'\n'"-r kvm_intel"$'\n'"$restore"

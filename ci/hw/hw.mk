@@ -2,9 +2,9 @@
 # which defines BUILD and the $(BUILD)/vmm and $(BUILD)/guest.elf rules).
 #
 #   make hw-regress                 what the host is, the host cells, the nested cells where the
-#                                   host can nest (ci/run-matrix ACCEL=kvm), the report
+#                                   host can nest (ci/matrix/run-matrix ACCEL=kvm), the report
 #   make hw-regress RELOAD_KVM=1    as root, with no other VM running: also every kvm_intel /
-#                                   kvm_amd parameter set of ci/matrix.cfg, then the original
+#                                   kvm_amd parameter set of ci/matrix/matrix.cfg, then the original
 #                                   parameters back (also when interrupted)
 #   make hw-regress HW_SIZES="11ff000 1200000" HW_TOUCH=none HW_NESTED=0   a quick one
 # Other knobs (CELLS, SHARD, JOBS for the nested part): ci/hw/hw-regress --help.

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # ci/hw/hw-regress: a phase is `vmm --probe` with the irqchip on and off, then every host cell
 # judged by the rule over what was probed (runs.tsv, phases.tsv); and the nested cells, through
-# ci/run-matrix ACCEL=kvm. Functions only.
+# ci/matrix/run-matrix ACCEL=kvm. Functions only.
 
 NESTED_VERDICT='' NESTED_WHY=''
 
@@ -99,30 +99,30 @@ nested_reason() {
 	fi
 }
 
-# run_nested: the nested cells (ci/run-matrix ACCEL=kvm, reports in HW_OUT/nested), or, where
-# they cannot run, the reason and what ci/run-matrix --list would run; sets NESTED_VERDICT/WHY.
+# run_nested: the nested cells (ci/matrix/run-matrix ACCEL=kvm, reports in HW_OUT/nested), or, where
+# they cannot run, the reason and what ci/matrix/run-matrix --list would run; sets NESTED_VERDICT/WHY.
 run_nested() {
 	local rc=0 cells=$HW_OUT/nested/cells.tsv
 	NESTED_WHY=$(nested_reason)
 	if [[ -n $NESTED_WHY ]]; then
 		NESTED_VERDICT=SKIP
 		say "nested cells SKIP: $NESTED_WHY"
-		# What ci/run-matrix would run here, and its own reasons (no boot).
-		ACCEL=kvm CI_OUT=$HW_OUT/nested "$ROOT/ci/run-matrix" --list >"$HW_OUT/nested-list.txt" 2>&1 || true
+		# What ci/matrix/run-matrix would run here, and its own reasons (no boot).
+		ACCEL=kvm CI_OUT=$HW_OUT/nested "$ROOT/ci/matrix/run-matrix" --list >"$HW_OUT/nested-list.txt" 2>&1 || true
 		return
 	fi
-	say "nested cells: ACCEL=kvm ci/run-matrix, reports in $HW_OUT/nested/"
-	run_child env ACCEL=kvm CI_OUT="$HW_OUT/nested" "$ROOT/ci/run-matrix" || rc=$?
+	say "nested cells: ACCEL=kvm ci/matrix/run-matrix, reports in $HW_OUT/nested/"
+	run_child env ACCEL=kvm CI_OUT="$HW_OUT/nested" "$ROOT/ci/matrix/run-matrix" || rc=$?
 	case $rc in
 	0)
 		NESTED_VERDICT=PASS
 		if ! awk -F'\t' 'NR > 1 && $7 != "SKIP" { found = 1 } END { exit !found }' "$cells" 2>/dev/null; then
 			NESTED_VERDICT=SKIP
-			NESTED_WHY="ci/run-matrix skipped every cell, first: $(awk -F'\t' 'NR == 2 { print $13 }' "$cells" 2>/dev/null)"
+			NESTED_WHY="ci/matrix/run-matrix skipped every cell, first: $(awk -F'\t' 'NR == 2 { print $13 }' "$cells" 2>/dev/null)"
 		fi
 		;;
 	1) NESTED_VERDICT=FAIL NESTED_WHY="a cell failed or timed out: nested/summary.md" ;;
-	*) NESTED_VERDICT=FAIL NESTED_WHY="ci/run-matrix exited $rc" ;;
+	*) NESTED_VERDICT=FAIL NESTED_WHY="ci/matrix/run-matrix exited $rc" ;;
 	esac
 	[[ $NESTED_VERDICT == PASS ]] || BAD=$((BAD + 1))
 }

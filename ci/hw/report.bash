@@ -80,7 +80,7 @@ md_host_cells() {
 		printf 'SKIP: %s.\n' "$KVM_WHY"
 		return
 	fi
-	printf 'Judged by the rule of `ci/expect.bash` over what `vmm --probe` found: `single` exits 4\n'
+	printf 'Judged by the rule of `ci/matrix/expect.bash` over what `vmm --probe` found: `single` exits 4\n'
 	printf 'exactly when scratch covers a probed range; `check` also refuses a scratch over the\n'
 	printf 'LAPIC/IOAPIC pages with the irqchip on; `split` always boots. Touch: %s. Marks: `ok N`,\n' "$HW_TOUCH"
 	printf '**FAIL** N (want M), **TIMEOUT**. Logs: `logs/<phase>/<run>.log`.\n\n'
@@ -88,12 +88,12 @@ md_host_cells() {
 }
 
 md_nested() {
-	printf '\n## Nested cells (ci/run-matrix, ACCEL=kvm)\n\n'
+	printf '\n## Nested cells (ci/matrix/run-matrix, ACCEL=kvm)\n\n'
 	case $NESTED_VERDICT in
 	SKIP)
 		printf 'SKIP: %s.\n' "$NESTED_WHY"
 		if [[ -s $HW_OUT/nested-list.txt ]]; then
-			printf '\nThe cells it would run, as `ci/run-matrix --list` sees this host:\n\n```\n'
+			printf '\nThe cells it would run, as `ci/matrix/run-matrix --list` sees this host:\n\n```\n'
 			cat "$HW_OUT/nested-list.txt"
 			printf '```\n'
 		fi
@@ -140,11 +140,11 @@ EOF
 }
 
 # report_matrix_verdicts: where this host cannot answer the report's claims itself, kvm_intel's
-# own answers from the last matrix run's Intel cells (ci/verdicts over HW_MATRIX_OUT).
+# own answers from the last matrix run's Intel cells (ci/matrix/verdicts over HW_MATRIX_OUT).
 report_matrix_verdicts() {
 	local dir=${HW_MATRIX_OUT:-$ROOT/build/ci} table
 	printf '\n## The report'"'"'s claims, answered by kvm_intel in the matrix\n\n'
-	if table=$("$ROOT/ci/verdicts" "$dir" 2>/dev/null); then
+	if table=$("$ROOT/ci/matrix/verdicts" "$dir" 2>/dev/null); then
 		printf 'From the Intel cells of the last `make ci-matrix` (%s, %s; Bochs L1s unless the\n' "$dir" \
 			"$(date -u -r "$dir/cells.tsv" '+%Y-%m-%d %H:%M UTC')"
 		printf 'matrix ran on an Intel host): the same questions, answered by kvm_intel itself.\n\n%s\n' "$table"

@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # The run-token grammar, parsed in ONE place: POSIX sh, sourced by images/init (busybox sh in
-# the L1 image, as /rig/lib/tokens.sh) and by ci/expect.bash (ci/run-matrix, ci/hw/hw-regress).
+# the L1 image, as /rig/lib/tokens.sh) and by ci/matrix/expect.bash (ci/matrix/run-matrix, ci/hw/hw-regress).
 # Functions only; nothing runs when this file is sourced. Its variables are TK_* (the parsed
 # fields) and _tk_* (scratch): no caller's variable is touched.
 #

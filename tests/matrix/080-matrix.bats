@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Asserts the verdicts of a finished matrix run (ci/run-matrix -> build/ci/). Used by
+# Asserts the verdicts of a finished matrix run (ci/matrix/run-matrix -> build/ci/). Used by
 # `make ci-matrix`, not by `make test`: it judges results, it does not produce them.
 # CI_OUT=DIR reads another results directory.
 # shellcheck disable=SC2016 # awk conditions are single-quoted on purpose
@@ -24,7 +24,7 @@ run_of() {
 
 @test "the matrix results and reports exist" {
 	for f in cells.tsv runs.tsv junit.xml summary.md; do
-		[ -s "$CI_OUT/$f" ] || fail "no $CI_OUT/$f: run ci/run-matrix (make ci-matrix) first"
+		[ -s "$CI_OUT/$f" ] || fail "no $CI_OUT/$f: run ci/matrix/run-matrix (make ci-matrix) first"
 	done
 	run cells_where 1
 	assert [ "${#lines[@]}" -gt 0 ]
@@ -139,7 +139,7 @@ run_of() {
 
 # The Intel cells (Bochs, or a real Intel host): what the kernel source says kvm_intel does
 # (vmx_vcpu_create: the APIC-access page when flexpriority is on and the LAPIC in the kernel;
-# the EPT identity map without unrestricted guest), asserted from ci/verdicts' answers.
+# the EPT identity map without unrestricted guest), asserted from ci/matrix/verdicts' answers.
 @test "kernel vs model: every run of a model cell exits as in the cell where the kernel has the slot" {
 	[ -s "$CI_OUT/differential.tsv" ] || fail "no $CI_OUT/differential.tsv"
 	run awk -F'\t' 'NR > 1' "$CI_OUT/differential.tsv"
@@ -160,7 +160,7 @@ run_of() {
 }
 
 @test "Intel cells: kvm_intel answers the report's claims as its source says" {
-	run "$NESTED_ROOT/ci/verdicts" "$CI_OUT"
+	run "$NESTED_ROOT/ci/matrix/verdicts" "$CI_OUT"
 	[ "$status" != 3 ] || skip "no Intel cell ran (make ci-matrix CELLS='*/bochs-*')"
 	assert_success
 	local out=$output
@@ -186,7 +186,7 @@ run_of() {
 	for c in $on; do
 		awk -F'\t' -v c="$c" '$1 == c { exit !($10 ~ /(^| )enable_apicv=Y( |$)/) }' "$CELLS_TSV" || fail "$c did not read back enable_apicv=Y"
 	done
-	run "$NESTED_ROOT/ci/verdicts" "$CI_OUT"
+	run "$NESTED_ROOT/ci/matrix/verdicts" "$CI_OUT"
 	assert_success
 	[[ $output == *"with full APICv (enable_apicv=Y) the slot is there; the largest single scratch is 0x11FF000, 0x1200000 fails with EEXIST | yes |"* ]] || fail "$output"
 	[[ $output == *"under full APICv too, the slot is born at KVM_CREATE_VCPU | yes |"* ]] || fail "$output"

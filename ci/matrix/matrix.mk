@@ -1,18 +1,18 @@
 # Nested-VM CI targets (included by the top-level Makefile).
 #
-#   make kernels        install every L1 kernel package ci/matrix.cfg lists (idempotent; root)
-#   make ci-matrix      the full matrix (ci/run-matrix), the Bochs patches' proofs
-#                       (ci/bochs/prove-patches), docs/findings.md (ci/findings), then
+#   make kernels        install every L1 kernel package ci/matrix/matrix.cfg lists (idempotent; root)
+#   make ci-matrix      the full matrix (ci/matrix/run-matrix), the Bochs patches' proofs
+#                       (ci/bochs/prove-patches), docs/findings.md (ci/matrix/findings), then
 #                       tests/matrix/ over their results;
 #                       fails when any cell fails or times out. ACCEL=tcg|kvm|auto, CELLS=glob,
-#                       SHARD=i/n, JOBS=n narrow or spread it (see ci/run-matrix --help).
+#                       SHARD=i/n, JOBS=n narrow or spread it (see ci/matrix/run-matrix --help).
 #   make nested-smoke   the small nested smoke (tests/070-nested-smoke.bats, also in make test)
 #   make stress         repeated interrupt smoke boots (TCG and Bochs) while busy TCG L1s load
 #                       every core (ci/stress-l1; STRESS_ARGS="--rounds 20", report build/stress/)
 # Reports: build/ci/summary.md, junit.xml, logs/<cell>/. MATRIX=FILE (another table) and
-# CI_OUT=DIR pass through to ci/run-matrix; `make kernels` then checks that table's kernels.
+# CI_OUT=DIR pass through to ci/matrix/run-matrix; `make kernels` then checks that table's kernels.
 
-CI_MATRIX_CFG := $(or $(MATRIX),ci/matrix.cfg)
+CI_MATRIX_CFG := $(or $(MATRIX),ci/matrix/matrix.cfg)
 CI_KERNEL_PACKAGES := $(shell sed -n 's/^[[:space:]]*package[[:space:]]*=[[:space:]]*//p' $(CI_MATRIX_CFG) 2>/dev/null)
 
 .PHONY: kernels ci-matrix nested-smoke stress
@@ -33,15 +33,15 @@ kernels:
 # run-matrix, which stops its QEMUs and removes its temp files; this shell waits for that.
 ci-matrix: all kernels bochs-if-possible
 	@pid=; trap 'test -z "$$pid" || { kill -TERM $$pid 2>/dev/null; wait $$pid; }; exit 130' INT TERM HUP; \
-	ci/run-matrix & pid=$$!; \
+	ci/matrix/run-matrix & pid=$$!; \
 	rc=0; wait $$pid || rc=$$?; \
 	test $$rc != 130 || exit 130; \
 	ci/bochs/prove-patches & pid=$$!; \
 	prc=0; wait $$pid || prc=$$?; \
 	test $$prc != 130 || exit 130; \
 	test $$prc = 0 || test $$prc = 3 || rc=1; \
-	ci/report $(or $(CI_OUT),build/ci) || rc=1; \
-	frc=0; ci/findings $(or $(CI_OUT),build/ci) || frc=$$?; \
+	ci/matrix/report $(or $(CI_OUT),build/ci) || rc=1; \
+	frc=0; ci/matrix/findings $(or $(CI_OUT),build/ci) || frc=$$?; \
 	test $$frc = 0 || test $$frc = 3 || rc=1; \
 	bats --tap tests/matrix || rc=1; \
 	exit $$rc

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The expectation rule of scratchrig runs, in one place: sourced by ci/run-matrix (runs inside
+# The expectation rule of scratchrig runs, in one place: sourced by ci/matrix/run-matrix (runs inside
 # nested L1 guests) and ci/hw/hw-regress (runs on the host's own /dev/kvm), so both judge a run
 # the same way. Functions and constants only; nothing runs when this file is sourced.
 #
@@ -20,7 +20,7 @@
 # is a timeout; anything else fails.
 
 # shellcheck source=ci/lib/tokens.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib/tokens.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tokens.sh"
 LAPIC_PAGE=0xfee00000-0xfee00fff
 IOAPIC_PAGE=0xfec00000-0xfec00fff
 

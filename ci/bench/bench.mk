@@ -18,7 +18,7 @@ BENCH_ARGS ?=
 .PHONY: bench bench-progs
 bench-progs: $(BENCH_PROGS)
 
-$(BENCH_PROGS): $(BENCH_DIR)/%: ci/bench/%.c ci/bench.mk
+$(BENCH_PROGS): $(BENCH_DIR)/%: ci/bench/%.c ci/bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lm
 
