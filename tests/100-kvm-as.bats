@@ -22,6 +22,19 @@ run_kvmas() {
 	expect_exit "$expected" "$status" "command:  $KVM_AS $*"
 }
 
+# yama_line SCOPE: kvm-as under strace -f (so that its ptrace fails), the yama file given by
+# the test hook (KVM_AS_YAMA_PTRACE_SCOPE_FILE); its one line in $stderr. SCOPE "none": no
+# such file (no yama).
+yama_line() {
+	local scope=$1 file=$TMP/ptrace_scope
+	if [ "$scope" = none ]; then file=$TMP/no-yama-here; else echo "$scope" >"$file"; fi
+	ASAN_OPTIONS=detect_leaks=0 KVM_AS_YAMA_PTRACE_SCOPE_FILE=$file \
+		run --separate-stderr timeout 30 strace -f -o /dev/null "$KVM_AS" none -- true
+	expect_exit 3 "$status" "strace -f kvm-as none -- true (yama $scope)"
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || fail "yama $scope: more than one line: $stderr"
+	[[ $stderr == "kvm-as: cannot trace true: ptrace: Operation not permitted: "* ]] || fail "yama $scope: $stderr"
+}
+
 setup() {
 	[ -x "$KVM_AS" ] || skip "no $KVM_AS (make)"
 	TMP=$(mktemp -d)
@@ -101,6 +114,38 @@ TABLE
 	[[ $stderr == "kvm-as: cannot trace touch: ptrace: "* ]] || fail "stderr: $stderr"
 	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
 	[ ! -e "$TMP/ran" ] || fail "the command ran untraced"
+}
+
+@test "a ptrace refusal says which yama scope is set, what it allows and what to do; without yama, no guess" {
+	command -v strace >/dev/null || skip "no strace to make kvm-as's ptrace fail"
+	[ "$(id -u)" -eq 0 ] || skip "the scope-2 case needs root (CAP_SYS_PTRACE) and nobody"
+	yama_line 0
+	[[ $stderr == *"yama ptrace_scope is 0 (classic: a process may trace any process of its own user), which allows kvm-as; kvm-as is itself traced by pid "*"(strace)"* ]] || fail "$stderr"
+	yama_line 1
+	[[ $stderr == *"yama ptrace_scope is 1 (restricted: a process may trace its descendants and the processes that named it with PR_SET_PTRACER"*"which allows kvm-as; kvm-as is itself traced"* ]] || fail "$stderr"
+	yama_line 2 # root has CAP_SYS_PTRACE: yama is not the cause
+	[[ $stderr == *"yama ptrace_scope is 2 (admin-only attach: only a process with CAP_SYS_PTRACE may trace another), which allows kvm-as (it has CAP_SYS_PTRACE); kvm-as is itself traced"* ]] || fail "$stderr"
+	yama_line 3
+	[[ $stderr == *"yama ptrace_scope is 3 (no attach: no process may trace another, root included), and it cannot be lowered without a reboot"* ]] || fail "$stderr"
+	[[ $stderr != *"sysctl kernel.yama.ptrace_scope=1"* ]] || fail "scope 3 offers no sysctl: $stderr"
+	yama_line none
+	[[ $stderr == *": kvm-as is itself traced by pid "*"(strace), and a process has one tracer"* ]] || fail "$stderr"
+	[[ $stderr != *yama* ]] || fail "without yama, the line names yama: $stderr"
+}
+
+@test "yama ptrace_scope 2 for a user without CAP_SYS_PTRACE: the line names root, CAP_SYS_PTRACE and the sysctl" {
+	command -v strace >/dev/null || skip "no strace to make kvm-as's ptrace fail"
+	[ "$(id -u)" -eq 0 ] || skip "needs root to drop to nobody"
+	open_test_tmpdir
+	cp "$KVM_AS" "$BATS_TEST_TMPDIR/kvm-as"
+	echo 2 >"$BATS_TEST_TMPDIR/ptrace_scope"
+	chmod 0755 "$BATS_TEST_TMPDIR/kvm-as"
+	chmod 0644 "$BATS_TEST_TMPDIR/ptrace_scope"
+	run --separate-stderr timeout 30 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env ASAN_OPTIONS=detect_leaks=0 KVM_AS_YAMA_PTRACE_SCOPE_FILE="$BATS_TEST_TMPDIR/ptrace_scope" \
+		strace -f -o /dev/null "$BATS_TEST_TMPDIR/kvm-as" none -- true
+	expect_exit 3 "$status" "as nobody: strace -f kvm-as none -- true (yama 2)"
+	assert_equal "$stderr" "kvm-as: cannot trace true: ptrace: Operation not permitted: yama ptrace_scope is 2 (admin-only attach: only a process with CAP_SYS_PTRACE may trace another), and kvm-as runs without it: run kvm-as as root or with CAP_SYS_PTRACE, or let users trace their own children again with: sudo sysctl kernel.yama.ptrace_scope=1"
 }
 
 @test "the command's exit code, stdout and stderr pass through untouched" {

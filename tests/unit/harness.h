@@ -33,6 +33,7 @@ UNIT_TABLE(strace_parse);
 UNIT_TABLE(kvm_calls);
 UNIT_TABLE(session);
 UNIT_TABLE(help);
+UNIT_TABLE(diagnose);
 
 static inline void check_(bool ok, const char *file, int line, const char *expr, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diagnose.h"
 #include "filter.h"
 
 /* One traced thread. */
@@ -454,11 +455,13 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, i
 /* Before exec: the tracer could not start or attach, or the filter failed. */
 static int cannot_trace(const char *cmd, const char *stage, int err)
 {
-	if (strcmp(stage, "ptrace") == 0)
-		fprintf(stderr, "kvm-as: cannot trace %s: ptrace: %s (is kvm-as itself traced, or ptrace "
-			"forbidden here, e.g. by a container's seccomp profile or yama ptrace_scope 3?)\n",
-			cmd, strerror(err));
-	else
+	if (strcmp(stage, "ptrace") == 0 && err == EPERM) {
+		struct ka_ptrace_facts facts;
+		char hint[600];
+		ka_ptrace_facts_read(&facts);
+		ka_ptrace_hint(&facts, hint, sizeof(hint));
+		fprintf(stderr, "kvm-as: cannot trace %s: ptrace: %s: %s\n", cmd, strerror(err), hint);
+	} else
 		fprintf(stderr, "kvm-as: cannot trace %s: %s: %s\n", cmd, stage, strerror(err));
 	return KA_EXIT_CANNOT_TRACE;
 }
