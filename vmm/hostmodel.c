@@ -1,5 +1,6 @@
 #include "hostmodel.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define BIT(p) (1u << (p))
@@ -35,10 +36,17 @@ const struct hm_range hm_privates[HM_PRIVATE_COUNT] = {
 		    "the KVM real-mode TSS (KVM_SET_TSS_ADDR, Intel without unrestricted guest)"},
 };
 
+/* APIC_DEFAULT_PHYS_BASE (arch/x86/include/asm/apicdef.h) and
+ * IOAPIC_DEFAULT_BASE_ADDRESS (arch/x86/kvm/ioapic.h): where the in-kernel
+ * LAPIC (kvm_create_lapic(), per vCPU, with KVM_CREATE_IRQCHIP or the split
+ * irqchip) and IOAPIC (kvm_ioapic_init(), at KVM_CREATE_IRQCHIP only) answer
+ * MMIO. A guest access to a gfn that a memslot covers is a memory access:
+ * it never reaches the MMIO bus, so RAM there hides the device. */
 const struct hm_range hm_devices[HM_DEVICE_COUNT] = {
-	[HM_LAPIC] = {"lapic", SR_LAPIC_GPA, SR_PAGE_SIZE, "LAPIC MMIO page (not RAM with --irqchip on)"},
+	[HM_LAPIC] = {"lapic", SR_LAPIC_GPA, SR_PAGE_SIZE, "LAPIC MMIO page (not RAM with --irqchip on)",
+		      "LAPIC"},
 	[HM_IOAPIC] = {"ioapic", SR_IOAPIC_GPA, SR_PAGE_SIZE,
-		       "IOAPIC MMIO page (not RAM with --irqchip on)"},
+		       "IOAPIC MMIO page (not RAM with --irqchip on)", "IOAPIC"},
 };
 
 const struct hm_model *hm_model_find(const char *name)
@@ -118,23 +126,32 @@ void hm_vm_init(struct hm_vm *vm, const struct hm_model *model)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->model = model;
+	vm->phys_bits = SR_PHYS_BITS_MAX;
 	/* init_rmode_identity_map(): the default when userspace set none. */
 	vm->identity_map_gpa = hm_privates[HM_IDENTITY_MAP].gpa;
 }
 
-bool hm_refused(enum hm_answer a, enum hm_context ctx)
+bool hm_refused(const struct hm_verdict *v, enum hm_context ctx)
 {
-	switch (a) {
+	switch (v->answer) {
 	case HM_ALLOW:
-		return false;
+		/* Every host accepts it; --strict refuses what hides a device. */
+		return v->hazards != 0 && (ctx & HM_STRICT) != 0;
 	case HM_REFUSE_PRIVATE:
 	case HM_REFUSE_BIRTH:
 	case HM_REFUSE_AGAIN:
+	case HM_REFUSE_WIDTH:
 		return true;
 	case HM_REFUSE_USER:
-		return ctx == HM_REPLAY_NO_KERNEL; /* live: the real kernel's to refuse */
+		/* live: the real kernel's to refuse */
+		return (ctx & ~HM_STRICT) == HM_REPLAY_NO_KERNEL;
 	}
 	return false;
+}
+
+int hm_errno(const struct hm_verdict *v)
+{
+	return v->answer == HM_REFUSE_WIDTH ? EINVAL : EEXIST;
 }
 
 const char *hm_change_name(enum hm_change c)
@@ -192,6 +209,27 @@ static bool birth_refused(const struct hm_vm *vm, enum hm_private p, uint64_t gp
 	return true;
 }
 
+/* kvm_arch_prepare_memory_region() (arch/x86/kvm/x86.c), for a created or
+ * moved slot, after __kvm_set_memory_region()'s overlap check (so EEXIST
+ * comes first): -EINVAL when its last gfn is above kvm_mmu_max_gfn()
+ * (arch/x86/kvm/mmu.h), which is (1 << (host MAXPHYADDR - 12)) - 1 with
+ * EPT/NPT ("this uses the host MAXPHYADDR, not the guest's"), 52 bits
+ * without. A slot that wraps past 2^64 is EINVAL earlier, in
+ * __kvm_set_memory_region(). */
+static bool beyond_width(const struct hm_vm *vm, const struct hm_event *ev, struct hm_verdict *v)
+{
+	uint64_t last = ev->gpa + ev->size - 1;
+
+	unsigned bits = vm->phys_bits < 64 ? vm->phys_bits : 63;
+
+	if (last >= ev->gpa && (last >> bits) == 0)
+		return false;
+	v->answer = HM_REFUSE_WIDTH;
+	v->priv = (struct sr_range){1ULL << bits, -(1ULL << bits),
+				    "the guest-physical addresses above the host's MAXPHYADDR"};
+	return true;
+}
+
 /* __kvm_set_memory_region() (virt/kvm/kvm_main.c): size 0 deletes; a new id
  * creates; an existing id with another base moves, with other flags changes
  * flags, with another size (or READONLY toggled) is EINVAL. Only create and
@@ -228,7 +266,9 @@ static struct hm_verdict judge_slot(const struct hm_vm *vm, const struct hm_even
 	if ((u = user_overlap(vm, ev->gpa, ev->size, true, ev->slot)) != NULL) {
 		v.answer = HM_REFUSE_USER;
 		v.other = *u;
+		return v;
 	}
+	beyond_width(vm, ev, &v);
 	return v;
 }
 
@@ -252,6 +292,98 @@ static uint64_t birth_gpa(const struct hm_vm *vm, enum hm_private p)
 	return p == HM_APIC_ACCESS ? hm_privates[HM_APIC_ACCESS].gpa : vm->identity_map_gpa;
 }
 
+/* Whether one of the model's private slots is, or will be at the first
+ * KVM_CREATE_VCPU (given where the LAPIC is), over device page `d`: then a
+ * user slot there is refused (HM_REFUSE_PRIVATE or HM_REFUSE_BIRTH), not
+ * left to hide the device. */
+static bool private_over_device(const struct hm_vm *vm, enum hm_device d, bool lapic_in_kernel)
+{
+	const struct hm_range *dev = &hm_devices[d];
+
+	for (int p = 0; p < HM_PRIVATE_COUNT; p++) {
+		bool born_later = !vm->live[p] && keeps(vm, (enum hm_private)p) &&
+				  (p == HM_IDENTITY_MAP || (p == HM_APIC_ACCESS && lapic_in_kernel));
+		if (vm->live[p] && sr_overlaps(vm->priv[p].base, vm->priv[p].size, dev->gpa, dev->size))
+			return true;
+		if (born_later && sr_overlaps(birth_gpa(vm, (enum hm_private)p), hm_privates[p].size,
+					      dev->gpa, dev->size))
+			return true;
+	}
+	return false;
+}
+
+/* The hazard rule, for a VM whose irqchip is (or is about to be) as given:
+ * the device is in the kernel and no private slot stands there. */
+static bool hidden_with(const struct hm_vm *vm, enum hm_device d, bool lapic_in_kernel,
+			bool ioapic_in_kernel)
+{
+	bool in_kernel = d == HM_IOAPIC ? ioapic_in_kernel : lapic_in_kernel;
+
+	return in_kernel && !private_over_device(vm, d, lapic_in_kernel);
+}
+
+bool hm_device_hidden(const struct hm_vm *vm, enum hm_device d)
+{
+	return hidden_with(vm, d, vm->lapic_in_kernel, vm->ioapic_in_kernel);
+}
+
+const char *hm_models_refusing_device(enum hm_device d)
+{
+	static char names[HM_DEVICE_COUNT][128];
+	const struct hm_range *dev = &hm_devices[d];
+	size_t n = 0;
+
+	if (names[d][0] != '\0')
+		return names[d];
+	for (unsigned i = 0; i < hm_model_count; i++) {
+		bool refuses = false;
+		for (unsigned p = 0; p < HM_PRIVATE_COUNT; p++)
+			refuses |= (hm_models[i].privates & BIT(p)) && hm_privates[p].gpa != 0 &&
+				   sr_overlaps(hm_privates[p].gpa, hm_privates[p].size, dev->gpa, dev->size);
+		if (refuses && n < sizeof(names[d]))
+			n += (size_t)snprintf(names[d] + n, sizeof(names[d]) - n, "%s%s", n ? ", " : "",
+					      hm_models[i].name);
+	}
+	return names[d];
+}
+
+/* A call that the kernel accepts: which device pages it leaves under RAM.
+ * A slot created or moved over a hidden device's page hides it; an irqchip
+ * call hides a device it puts in the kernel under a live user slot. */
+static void find_hazards(const struct hm_vm *vm, const struct hm_event *ev, struct hm_verdict *v)
+{
+	bool lapic = vm->lapic_in_kernel, ioapic = vm->ioapic_in_kernel;
+
+	if (ev->call == HM_CREATE_IRQCHIP)
+		lapic = ioapic = true;
+	else if (ev->call == HM_SPLIT_IRQCHIP)
+		lapic = true;
+	else if (ev->call != HM_SET_SLOT || (v->change != HM_CREATE && v->change != HM_MOVE))
+		return;
+	for (int d = 0; d < HM_DEVICE_COUNT; d++) {
+		const struct hm_range *dev = &hm_devices[d];
+		const struct hm_user_slot *u;
+
+		if (!hidden_with(vm, (enum hm_device)d, lapic, ioapic))
+			continue;
+		if (ev->call == HM_SET_SLOT) {
+			if (!sr_overlaps(ev->gpa, ev->size, dev->gpa, dev->size))
+				continue;
+			v->hidden_by[d] = (struct hm_user_slot){ev->slot, ev->flags, ev->gpa, ev->size};
+		} else {
+			/* already hidden before the call: named when it happened */
+			if (hm_device_hidden(vm, (enum hm_device)d) ||
+			    (u = user_overlap(vm, dev->gpa, dev->size, false, 0)) == NULL)
+				continue;
+			v->hidden_by[d] = *u;
+		}
+		if (v->hazards == 0)
+			v->priv = (struct sr_range){dev->gpa, dev->size, dev->what};
+		v->hazards |= BIT(d);
+	}
+}
+
+
 struct hm_verdict hm_judge(const struct hm_vm *vm, const struct hm_event *ev)
 {
 	struct hm_verdict v = {.answer = HM_ALLOW, .change = HM_NOT_SLOT};
@@ -259,7 +391,8 @@ struct hm_verdict hm_judge(const struct hm_vm *vm, const struct hm_event *ev)
 
 	switch (ev->call) {
 	case HM_SET_SLOT:
-		return judge_slot(vm, ev);
+		v = judge_slot(vm, ev);
+		break;
 	case HM_CREATE_VCPU:
 		vcpu_births(vm, want);
 		for (int p = HM_APIC_ACCESS; p <= HM_IDENTITY_MAP; p++)
@@ -285,6 +418,8 @@ struct hm_verdict hm_judge(const struct hm_vm *vm, const struct hm_event *ev)
 	case HM_SET_IDENTITY_MAP:
 		break;
 	}
+	if (v.answer == HM_ALLOW)
+		find_hazards(vm, ev, &v);
 	return v;
 }
 
@@ -345,8 +480,11 @@ void hm_commit(struct hm_vm *vm, const struct hm_event *ev, const struct hm_verd
 		commit_slot(vm, ev, v->change);
 		break;
 	case HM_CREATE_IRQCHIP:
-	case HM_SPLIT_IRQCHIP:
+		vm->ioapic_in_kernel = true; /* and the PIC, the PIT: no MMIO page */
 		vm->lapic_in_kernel = true;
+		break;
+	case HM_SPLIT_IRQCHIP:
+		vm->lapic_in_kernel = true; /* the IOAPIC stays in userspace */
 		break;
 	case HM_CREATE_VCPU:
 		vcpu_births(vm, want);

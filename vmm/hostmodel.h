@@ -25,6 +25,7 @@ struct hm_range {
 	uint64_t gpa;     /* where it is; 0: only where userspace puts it (the TSS) */
 	uint64_t size;
 	const char *what; /* label for messages */
+	const char *device; /* hm_devices: the device's name ("IOAPIC"); NULL for private slots */
 };
 
 /* The private slots of KVM on x86 (arch/x86/include/asm/kvm_host.h:
@@ -33,7 +34,9 @@ struct hm_range {
 enum hm_private { HM_APIC_ACCESS, HM_IDENTITY_MAP, HM_TSS, HM_PRIVATE_COUNT };
 extern const struct hm_range hm_privates[HM_PRIVATE_COUNT];
 
-/* The in-kernel irqchip's MMIO pages: not RAM when the irqchip is on. */
+/* The in-kernel irqchip's MMIO pages: not RAM when the irqchip is on. A user
+ * slot over one is accepted where no private slot is there, and hides the
+ * device from the guest (see hm_verdict.hazards). */
 enum hm_device { HM_LAPIC, HM_IOAPIC, HM_DEVICE_COUNT };
 extern const struct hm_range hm_devices[HM_DEVICE_COUNT];
 
@@ -99,7 +102,9 @@ struct hm_user_slot {
 /* One VM as a model host sees it. */
 struct hm_vm {
 	const struct hm_model *model;
+	unsigned phys_bits; /* the host's MAXPHYADDR (SR_PHYS_BITS_MAX after hm_vm_init) */
 	bool lapic_in_kernel;
+	bool ioapic_in_kernel; /* KVM_CREATE_IRQCHIP, not the split irqchip */
 	uint64_t identity_map_gpa;
 	bool live[HM_PRIVATE_COUNT];
 	struct sr_range priv[HM_PRIVATE_COUNT]; /* valid when live */
@@ -114,9 +119,11 @@ enum hm_answer {
 	HM_REFUSE_BIRTH,   /* a private slot would appear over a live user slot */
 	HM_REFUSE_AGAIN,   /* KVM_SET_TSS_ADDR while the TSS slot exists */
 	HM_REFUSE_USER,    /* a user slot over another user slot: every host refuses it */
+	HM_REFUSE_WIDTH,   /* a slot whose last gfn is above the host's MAXPHYADDR: EINVAL */
 };
 
-/* Where a verdict is applied: the one decision "refused or not" reads it. */
+/* Where a verdict is applied: the one decision "refused or not" reads it.
+ * HM_STRICT may be or'ed into either. */
 enum hm_context {
 	/* kvm-as tracing a VMM: a call it lets through reaches this host's
 	 * real KVM, which refuses a user slot over another user slot itself
@@ -128,20 +135,44 @@ enum hm_context {
 	 * place), so the model refuses everything its rules refuse, the
 	 * user-over-user overlap included. */
 	HM_REPLAY_NO_KERNEL,
+	/* --strict: a call the kernel accepts but that hides an in-kernel
+	 * device from the guest (a hazard) fails too, with EEXIST. */
+	HM_STRICT = 0x100,
 };
-
-/* Whether a call with this answer fails, in this context. */
-bool hm_refused(enum hm_answer a, enum hm_context ctx);
 
 enum hm_change { HM_CREATE, HM_MOVE, HM_FLAGS, HM_DELETE, HM_UNCHANGED, HM_INVALID, HM_NOT_SLOT };
 
 struct hm_verdict {
 	enum hm_answer answer;
 	enum hm_change change;  /* for HM_SET_SLOT */
-	enum hm_private which;  /* the private slot involved (all refusals but USER) */
-	struct sr_range priv;   /* its range */
+	enum hm_private which;  /* the private slot involved (PRIVATE, BIRTH, AGAIN) */
+	/* Its range; for WIDTH, [2^phys_bits, 2^64 - 1]; for an allowed call
+	 * with hazards, the first device page it hides. */
+	struct sr_range priv;
 	struct hm_user_slot other; /* the user slot it collides with (BIRTH, USER) */
+	/* Hazards (answer HM_ALLOW only): bit (1 << enum hm_device) for each
+	 * in-kernel device page the call hides from the guest, and the user
+	 * slot that covers it (the call's own, or a live one when the irqchip
+	 * call puts the device under it). */
+	unsigned hazards;
+	struct hm_user_slot hidden_by[HM_DEVICE_COUNT];
 };
+
+/* Whether a call with this verdict fails, in this context (HM_STRICT or'ed
+ * in: hazards fail too). The one decision "refused or not". */
+bool hm_refused(const struct hm_verdict *v, enum hm_context ctx);
+
+/* The errno of a refused call: EINVAL for HM_REFUSE_WIDTH, else EEXIST. */
+int hm_errno(const struct hm_verdict *v);
+
+/* Whether a user slot over device `d` hides it in `vm` as it is (the device
+ * in the kernel, and no private slot of the model's there to refuse the
+ * slot instead): the hazard rule. */
+bool hm_device_hidden(const struct hm_vm *vm, enum hm_device d);
+
+/* The models whose private slots refuse a user slot over device `d` instead
+ * of letting it hide the device ("intel, intel-noug, amd-avic"; "" if none). */
+const char *hm_models_refusing_device(enum hm_device d);
 
 void hm_vm_init(struct hm_vm *vm, const struct hm_model *model);
 

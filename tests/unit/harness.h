@@ -34,6 +34,7 @@ UNIT_TABLE(kvm_calls);
 UNIT_TABLE(session);
 UNIT_TABLE(help);
 UNIT_TABLE(diagnose);
+UNIT_TABLE(cli);
 
 static inline void check_(bool ok, const char *file, int line, const char *expr, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));

@@ -50,6 +50,11 @@ static void test_help_names_every_model(void)
 		CHECK(strstr(vmm, name) != NULL, "vmm --help names %s under --host", name);
 	}
 	CHECK(strstr(kvm_as, "HOST") != NULL, "kvm-as --help says what HOST is");
+	CHECK_HAS(kvm_as, "--strict", "kvm-as --help: hazards refused");
+	CHECK_HAS(kvm_as, "--phys-bits N   the host's MAXPHYADDR, 32 to 52", "the width and its range");
+	CHECK_HAS(kvm_as, "--sweep LO:HI[:ALIGN]", "the sweep");
+	CHECK_HAS(kvm_as, "sweep: MODEL: pass=LARGEST fail=FIRST exit=CODE runs=N: WHY", "its line");
+	CHECK_HAS(kvm_as, "--timeout S     with --sweep", "the run's timeout");
 	collapse_blanks(vmm);
 	snprintf(line, sizeof(line), "(%s;", hm_model_names());
 	CHECK(strstr(vmm, line) != NULL, "vmm --help lists the models in the table's order: %s", line);

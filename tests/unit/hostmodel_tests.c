@@ -3,6 +3,7 @@
  * is EEXIST; a private slot that would appear over a live user slot fails the
  * ioctl that creates it; delete and flags changes never check. Expected
  * answers are written from those rules, never from a run of the model. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "harness.h"
@@ -12,6 +13,7 @@
 #define APIC 0xFEE00000ULL  /* APIC_DEFAULT_PHYS_BASE */
 #define IDMAP 0xFFFBC000ULL /* VMX_EPT_IDENTITY_PAGETABLE_ADDR */
 #define SMM_AS (1u << 16) /* address space 1 */
+#define IOAPIC 0xFEC00000ULL /* IOAPIC_DEFAULT_BASE_ADDRESS */
 
 static void test_model_table(void)
 {
@@ -285,11 +287,186 @@ static void test_refused_context(void)
 		{HM_REFUSE_USER, false, true},
 	};
 	for (unsigned i = 0; i < ARRAY_SIZE(want); i++) {
-		CHECK_EQ(hm_refused(want[i].answer, HM_LIVE_KERNEL), want[i].live, "answer %d live",
+		struct hm_verdict v = {.answer = want[i].answer};
+		CHECK_EQ(hm_refused(&v, HM_LIVE_KERNEL), want[i].live, "answer %d live",
 			 want[i].answer);
-		CHECK_EQ(hm_refused(want[i].answer, HM_REPLAY_NO_KERNEL), want[i].replay,
+		CHECK_EQ(hm_refused(&v, HM_REPLAY_NO_KERNEL), want[i].replay,
 			 "answer %d in a replay", want[i].answer);
 	}
+}
+
+/* Hazards: a call every host accepts that leaves an in-kernel device page
+ * under RAM. The IOAPIC is in the kernel with KVM_CREATE_IRQCHIP only (not
+ * with the split irqchip); the LAPIC with either. A slot over the LAPIC page
+ * is refused where the model has the APIC-access page, a hazard where not.
+ * Each step: the call, the answer, the hazards (bits of enum hm_device). */
+#define DEV(d) (1u << (d))
+static const struct hazard_case {
+	const char *name;
+	const char *model;
+	unsigned count;
+	struct {
+		struct hm_event ev;
+		enum hm_answer want;
+		unsigned hazards;
+	} steps[5];
+} hazard_cases[] = {
+	{"none: irqchip, vCPU, scratch over both pages", "none", 3,
+	 {{CALL(HM_CREATE_IRQCHIP), HM_ALLOW, 0}, {CALL(HM_CREATE_VCPU), HM_ALLOW, 0},
+	  {SLOT(17, IOAPIC, 0x1400000), HM_ALLOW, DEV(HM_IOAPIC) | DEV(HM_LAPIC)}}},
+	{"intel: the same slot is refused for the APIC page", "intel", 3,
+	 {{CALL(HM_CREATE_IRQCHIP), HM_ALLOW, 0}, {CALL(HM_CREATE_VCPU), HM_ALLOW, 0},
+	  {SLOT(17, IOAPIC, 0x1400000), HM_REFUSE_PRIVATE, 0}}},
+	{"intel: below the APIC page, the IOAPIC alone", "intel", 3,
+	 {{CALL(HM_CREATE_IRQCHIP), HM_ALLOW, 0}, {CALL(HM_CREATE_VCPU), HM_ALLOW, 0},
+	  {SLOT(17, IOAPIC, 0x200000), HM_ALLOW, DEV(HM_IOAPIC)}}},
+	{"intel: before the vCPU, the APIC page is not a hazard (the vCPU will fail)", "intel", 3,
+	 {{CALL(HM_CREATE_IRQCHIP), HM_ALLOW, 0}, {SLOT(1, APIC, PAGE), HM_ALLOW, 0},
+	  {CALL(HM_CREATE_VCPU), HM_REFUSE_BIRTH, 0}}},
+	{"none: before the vCPU, the LAPIC page is one", "none", 2,
+	 {{CALL(HM_CREATE_IRQCHIP), HM_ALLOW, 0}, {SLOT(1, APIC, PAGE), HM_ALLOW, DEV(HM_LAPIC)}}},
+	{"none: the split irqchip keeps the IOAPIC in userspace", "none", 2,
+	 {{CALL(HM_SPLIT_IRQCHIP), HM_ALLOW, 0},
+	  {SLOT(17, IOAPIC, 0x1400000), HM_ALLOW, DEV(HM_LAPIC)}}},
+	{"amd-avic: the split irqchip, the APIC page refused, the IOAPIC free", "amd-avic", 4,
+	 {{CALL(HM_SPLIT_IRQCHIP), HM_ALLOW, 0}, {CALL(HM_CREATE_VCPU), HM_ALLOW, 0},
+	  {SLOT(17, IOAPIC, 0x1400000), HM_REFUSE_PRIVATE, 0}, {SLOT(17, IOAPIC, PAGE), HM_ALLOW, 0}}},
+	{"none: no irqchip, no device, no hazard", "none", 2,
+	 {{CALL(HM_CREATE_VCPU), HM_ALLOW, 0}, {SLOT(17, IOAPIC, 0x1400000), HM_ALLOW, 0}}},
+	{"intel-noug: the irqchip after the slot: the hazard is the irqchip's", "intel-noug", 3,
+	 {{SLOT(3, IOAPIC - PAGE, 0x3000), HM_ALLOW, 0},
+	  {CALL(HM_CREATE_IRQCHIP), HM_ALLOW, DEV(HM_IOAPIC)}, {CALL(HM_CREATE_VCPU), HM_ALLOW, 0}}},
+	{"none: a slot over the LAPIC, then the split irqchip", "none", 2,
+	 {{SLOT(3, APIC, PAGE), HM_ALLOW, 0}, {CALL(HM_SPLIT_IRQCHIP), HM_ALLOW, DEV(HM_LAPIC)}}},
+	{"none: a move onto the IOAPIC is one, a flags change or a delete is not", "none", 5,
+	 {{CALL(HM_CREATE_IRQCHIP), HM_ALLOW, 0}, {SLOT(4, 0x80000000, 0x10000), HM_ALLOW, 0},
+	  {SLOT(4, IOAPIC, 0x10000), HM_ALLOW, DEV(HM_IOAPIC)},
+	  {SLOTF(4, 1, IOAPIC, 0x10000), HM_ALLOW, 0}, {SLOT(4, 0, 0), HM_ALLOW, 0}}},
+	{"none: the neighbours of both pages are free", "none", 5,
+	 {{CALL(HM_CREATE_IRQCHIP), HM_ALLOW, 0}, {SLOT(1, IOAPIC - PAGE, PAGE), HM_ALLOW, 0},
+	  {SLOT(2, IOAPIC + PAGE, APIC - IOAPIC - PAGE), HM_ALLOW, 0},
+	  {SLOT(3, APIC + PAGE, PAGE), HM_ALLOW, 0}, {SLOT(5, APIC, PAGE), HM_ALLOW, DEV(HM_LAPIC)}}},
+};
+
+static void test_hazards(void)
+{
+	struct hm_vm *vm = malloc(sizeof(*vm));
+
+	if (vm == NULL)
+		abort();
+	for (unsigned c = 0; c < ARRAY_SIZE(hazard_cases); c++) {
+		const struct hazard_case *hc = &hazard_cases[c];
+		hm_vm_init(vm, hm_model_find(hc->model));
+		for (unsigned i = 0; i < hc->count; i++) {
+			struct hm_verdict v = hm_judge(vm, &hc->steps[i].ev);
+			CHECK_EQ(v.answer, hc->steps[i].want, "%s: step %u", hc->name, i + 1);
+			CHECK_EQ(v.hazards, hc->steps[i].hazards, "%s: step %u: hazards", hc->name, i + 1);
+			if (v.hazards & DEV(HM_IOAPIC))
+				CHECK(sr_overlaps(v.hidden_by[HM_IOAPIC].gpa, v.hidden_by[HM_IOAPIC].size,
+						  IOAPIC, PAGE), "%s: step %u: the slot that hides it", hc->name, i + 1);
+			/* the kernel accepts a hazard: only --strict refuses it */
+			CHECK(!hm_refused(&v, HM_LIVE_KERNEL) || v.answer != HM_ALLOW, "%s", hc->name);
+			CHECK_EQ(hm_refused(&v, HM_LIVE_KERNEL | HM_STRICT),
+				 v.answer == HM_REFUSE_PRIVATE || v.answer == HM_REFUSE_BIRTH || v.hazards != 0,
+				 "%s: step %u: --strict", hc->name, i + 1);
+			hm_commit(vm, &hc->steps[i].ev, &v, !hm_refused(&v, HM_LIVE_KERNEL));
+		}
+	}
+	free(vm);
+}
+
+/* The hazard rule itself, and which models refuse a slot over each page
+ * instead (from the table: whose private slot is there). */
+static void test_device_rule(void)
+{
+	struct hm_vm *vm = malloc(sizeof(*vm));
+	struct hm_event chip = CALL(HM_CREATE_IRQCHIP);
+	struct hm_verdict v;
+
+	if (vm == NULL)
+		abort();
+	CHECK(strcmp(hm_models_refusing_device(HM_LAPIC), "intel, intel-noug, amd-avic") == 0,
+	      "the APIC-access page's models: %s", hm_models_refusing_device(HM_LAPIC));
+	CHECK(strcmp(hm_models_refusing_device(HM_IOAPIC), "") == 0, "no model keeps the IOAPIC page");
+	CHECK_EQ(hm_devices[HM_IOAPIC].gpa, IOAPIC, "the IOAPIC page");
+	CHECK_EQ(hm_devices[HM_LAPIC].gpa, APIC, "the LAPIC page");
+	for (unsigned m = 0; m < hm_model_count; m++) {
+		bool apic_slot = (hm_models[m].privates & (1u << HM_APIC_ACCESS)) != 0;
+		hm_vm_init(vm, &hm_models[m]);
+		CHECK(!hm_device_hidden(vm, HM_IOAPIC) && !hm_device_hidden(vm, HM_LAPIC),
+		      "%s: no irqchip, no device", hm_models[m].name);
+		v = hm_judge(vm, &chip);
+		hm_commit(vm, &chip, &v, true);
+		CHECK(hm_device_hidden(vm, HM_IOAPIC), "%s: the IOAPIC under RAM is a hazard everywhere",
+		      hm_models[m].name);
+		CHECK_EQ(hm_device_hidden(vm, HM_LAPIC), !apic_slot, "%s: the LAPIC page",
+			 hm_models[m].name);
+	}
+	free(vm);
+}
+
+/* --phys-bits: kvm_arch_prepare_memory_region() refuses (EINVAL) a created or
+ * moved slot whose last gfn is above (1 << (MAXPHYADDR - 12)) - 1; EEXIST
+ * comes first; a delete or a flags change is not checked. */
+static void test_phys_bits(void)
+{
+	static const struct {
+		struct hm_event ev;
+		enum hm_answer want;
+		const char *what;
+	} cases[] = {
+		{SLOT(1, 0xFFFFFE000ULL, 2 * PAGE), HM_ALLOW, "the last pages of 64 GiB fit 36 bits"},
+		{SLOT(2, 0x1000000000ULL - PAGE, 2 * PAGE), HM_REFUSE_USER, "over slot 1: EEXIST first"},
+		{SLOT(2, 0xFFFFFF000ULL - 0x100000000ULL, 0x100000000ULL + 2 * PAGE), HM_REFUSE_USER,
+		 "over slot 1 and beyond: EEXIST first"},
+		{SLOT(2, 0x1000000000ULL, PAGE), HM_REFUSE_WIDTH, "at 64 GiB"},
+		{SLOT(1, 0x1000000000ULL - PAGE, 2 * PAGE), HM_REFUSE_WIDTH, "a move one page up"},
+		{SLOTF(1, 1, 0xFFFFFE000ULL, 2 * PAGE), HM_ALLOW, "a flags change is not checked"},
+		{SLOT(3, 0xFFFFFFFFFFFFF000ULL, 0x2000), HM_REFUSE_WIDTH, "a slot that wraps past 2^64"},
+		{SLOT(1, 0, 0), HM_ALLOW, "a delete"},
+	};
+	struct hm_vm *vm = malloc(sizeof(*vm));
+	struct hm_event chip = CALL(HM_CREATE_IRQCHIP), vcpu = CALL(HM_CREATE_VCPU),
+			over_apic = SLOT(9, APIC, 0x1000000000ULL);
+
+	if (vm == NULL)
+		abort();
+	hm_vm_init(vm, hm_model_find("intel"));
+	CHECK_EQ(vm->phys_bits, SR_PHYS_BITS_MAX, "no width given: x86's limit");
+	vm->phys_bits = 36;
+	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct hm_verdict v = hm_judge(vm, &cases[i].ev);
+		CHECK_EQ(v.answer, cases[i].want, "%s", cases[i].what);
+		if (v.answer == HM_REFUSE_WIDTH) {
+			CHECK_EQ(hm_errno(&v), EINVAL, "%s: EINVAL, not EEXIST", cases[i].what);
+			CHECK_EQ(v.priv.base, 1ULL << 36, "%s: the range beyond", cases[i].what);
+			CHECK(hm_refused(&v, HM_LIVE_KERNEL) && hm_refused(&v, HM_REPLAY_NO_KERNEL),
+			      "%s: refused live and in a replay", cases[i].what);
+		}
+		hm_commit(vm, &cases[i].ev, &v, v.answer == HM_ALLOW);
+	}
+	hm_commit(vm, &chip, &(struct hm_verdict){.answer = HM_ALLOW}, true);
+	hm_commit(vm, &vcpu, &(struct hm_verdict){.answer = HM_ALLOW}, true);
+	CHECK_EQ(hm_judge(vm, &over_apic).answer, HM_REFUSE_PRIVATE, "EEXIST before the width's EINVAL");
+	CHECK_EQ(hm_errno(&(struct hm_verdict){.answer = HM_REFUSE_PRIVATE}), EEXIST, "EEXIST");
+	vm->phys_bits = 52;
+	CHECK_EQ(hm_judge(vm, &cases[3].ev).answer, HM_ALLOW, "64 GiB fits 52 bits");
+	free(vm);
+}
+
+/* --strict: hazards fail in both contexts; without it, never. */
+static void test_refused_strict(void)
+{
+	struct hm_verdict hazard = {.answer = HM_ALLOW, .hazards = 1u << HM_IOAPIC};
+	struct hm_verdict user = {.answer = HM_REFUSE_USER};
+
+	CHECK(!hm_refused(&hazard, HM_LIVE_KERNEL), "a hazard passes live");
+	CHECK(!hm_refused(&hazard, HM_REPLAY_NO_KERNEL), "and in a replay");
+	CHECK(hm_refused(&hazard, HM_LIVE_KERNEL | HM_STRICT), "--strict refuses it live");
+	CHECK(hm_refused(&hazard, HM_REPLAY_NO_KERNEL | HM_STRICT), "and in a replay");
+	CHECK_EQ(hm_errno(&hazard), EEXIST, "with EEXIST, as a private slot");
+	CHECK(!hm_refused(&user, HM_LIVE_KERNEL | HM_STRICT), "--strict leaves user overlaps to the kernel");
+	CHECK(hm_refused(&user, HM_REPLAY_NO_KERNEL | HM_STRICT), "a replay still refuses them");
 }
 
 const struct unit_test hostmodel_tests[] = {
@@ -300,5 +477,9 @@ const struct unit_test hostmodel_tests[] = {
 	{"hostmodel_no_check_on_flags_and_delete", test_no_check_on_flags_and_delete},
 	{"hostmodel_property", test_model_property},
 	{"hostmodel_refused_context", test_refused_context},
+	{"hostmodel_hazards", test_hazards},
+	{"hostmodel_device_rule", test_device_rule},
+	{"hostmodel_phys_bits", test_phys_bits},
+	{"hostmodel_refused_strict", test_refused_strict},
 };
 const unsigned hostmodel_test_count = sizeof(hostmodel_tests) / sizeof(hostmodel_tests[0]);

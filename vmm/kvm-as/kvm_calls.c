@@ -345,7 +345,25 @@ void kc_explain(const struct kc_call *c, const struct hm_verdict *v, char *buf, 
 	switch (v->answer) {
 	case HM_ALLOW:
 		buf[0] = '\0';
+		for (int d = 0; d < HM_DEVICE_COUNT; d++)
+			if (v->hazards & (1u << d)) {
+				kc_explain_hazard(c, v, (enum hm_device)d, buf, size);
+				break;
+			}
 		return;
+	case HM_REFUSE_WIDTH: {
+		/* priv is [2^bits, 2^64 - 1] */
+		unsigned bits = pb ? (unsigned)__builtin_ctzll(pb) : 64;
+		unsigned long long last = e->gpa + e->size - 1;
+		snprintf(buf, size,
+			 "its last byte 0x%llx needs a %u-bit guest-physical address space, and the host "
+			 "has %u bits (MAXPHYADDR: KVM maps nothing above 0x%llx and refuses the slot); "
+			 "ways out: keep guest memory at or below 0x%llx, or run on hosts with MAXPHYADDR "
+			 "%u or more",
+			 last, last < e->gpa ? 64 : sr_phys_bits_needed(last), bits, pb - 1, pb - 1,
+			 last < e->gpa ? 64 : sr_phys_bits_needed(last));
+		return;
+	}
 	case HM_REFUSE_PRIVATE:
 		snprintf(buf, size,
 			 "it overlaps [0x%llx-0x%llx], %s; ways out: register the slot as two slots "
@@ -371,4 +389,36 @@ void kc_explain(const struct kc_call *c, const struct hm_verdict *v, char *buf, 
 			 v->other.slot, ob, ol);
 		return;
 	}
+}
+
+void kc_explain_hazard(const struct kc_call *c, const struct hm_verdict *v, enum hm_device d,
+		       char *buf, size_t size)
+{
+	const struct hm_range *dev = &hm_devices[d];
+	const struct hm_user_slot *u = &v->hidden_by[d];
+	const char *refusing = hm_models_refusing_device(d);
+	unsigned long long db = dev->gpa, dl = dev->gpa + dev->size - 1;
+	char others[200] = "";
+
+	if (*refusing)
+		snprintf(others, sizeof(others), "; %s refuse%s it with EEXIST instead (a private slot there)",
+			 refusing, strchr(refusing, ',') ? "" : "s");
+	if (c->ev.call != HM_SET_SLOT) {
+		snprintf(buf, size,
+			 "it puts the in-kernel %s's MMIO page [0x%llx-0x%llx] under user slot %u "
+			 "[0x%llx-0x%llx]: the guest reads RAM there, not its %s, and no ioctl reports it; "
+			 "way out: leave that page out of slot %u (two slots around it)",
+			 dev->device, db, dl, u->slot, (unsigned long long)u->gpa,
+			 (unsigned long long)(u->gpa + u->size - 1), dev->device, u->slot);
+		return;
+	}
+	snprintf(buf, size,
+		 "it covers [0x%llx-0x%llx], the in-kernel %s's MMIO page: %s accept%s the slot and "
+		 "the guest then reads RAM there, not its %s, and no ioctl reports it%s; ways out: "
+		 "register the slot as two slots around that page (one host mapping, host address + "
+		 "offset), or keep it %s",
+		 db, dl, dev->device, *refusing ? "hosts without a private slot there" : "every host",
+		 *refusing ? "" : "s", dev->device, others,
+		 c->ev.gpa < dev->gpa ? "below that page (end it at or before the page's start)"
+				      : "above that page");
 }

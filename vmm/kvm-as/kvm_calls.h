@@ -79,8 +79,14 @@ void kc_describe(const struct kc_call *c, char *buf, size_t size);
 /* The call's own fields of a --trace line. */
 void kc_trace_fields(const struct kc_call *c, const struct hm_verdict *v, FILE *f);
 
-/* Why `v` refuses `c` and the way out, one sentence (empty for HM_ALLOW). */
+/* Why `v` refuses `c` and the way out, one sentence; for HM_ALLOW, its first
+ * hazard (what --strict refuses), or empty. */
 void kc_explain(const struct kc_call *c, const struct hm_verdict *v, char *buf, size_t size);
+
+/* Hazard `d` of `v` (an allowed call that hides that in-kernel device page
+ * from the guest): which page, why no host reports it, the way out. */
+void kc_explain_hazard(const struct kc_call *c, const struct hm_verdict *v, enum hm_device d,
+		       char *buf, size_t size);
 
 /* The errnos these ioctls return, by name as strace prints them: "EEXIST"
  * for EEXIST, NULL for another; -1 for a name not in the table. */

@@ -4,75 +4,64 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "replay.h"
 #include "session.h"
+#include "sweep.h"
 #include "tracer.h"
 #include "usage.h"
 
-static int bad(const char *what)
+/* This machine's MAXPHYADDR: CPUID 0x80000008 EAX[7:0], the width KVM maps
+ * here (kvm_mmu_max_gfn() reads the same leaf); 36 where the leaf is
+ * missing, as the SDM says. */
+static unsigned host_phys_bits(void)
 {
-	fprintf(stderr, "kvm-as: %s (see kvm-as --help)\n", what);
-	return KA_EXIT_USAGE;
+	unsigned a, b, c, d;
+
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0));
+	if (a < 0x80000008u)
+		return 36;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000008u), "c"(0));
+	a &= 0xff;
+	return a >= SR_PHYS_BITS_MIN && a <= SR_PHYS_BITS_MAX ? a : 36;
 }
 
 int main(int argc, char **argv)
 {
-	const char *trace_path = NULL, *replay_path = NULL;
-	const struct hm_model *host;
-	bool on_kvm = false;
+	struct ka_args a;
 	struct ks_session s;
 	FILE *trace = NULL;
-	char msg[256];
-	int i, rc;
+	char err[300];
+	unsigned phys_bits;
+	int rc;
 
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+	switch (ka_parse_args(&a, argc, argv, err, sizeof(err))) {
+	case KA_HELP:
 		ka_usage(stdout);
 		return 0;
-	}
-	/* Hidden: the one table of models, private ranges and irqchip pages, for
-	 * tests and docs checks (hostmodel.h: hm_print_table). */
-	if (argc >= 2 && strcmp(argv[1], "--list-models") == 0) {
+	case KA_LIST_MODELS:
 		hm_print_table(stdout);
 		return 0;
+	case KA_BAD:
+		fprintf(stderr, "kvm-as: %s (see kvm-as --help)\n", err);
+		return KA_EXIT_USAGE;
+	case KA_RUN:
+		break;
 	}
-	if (argc < 2) {
-		snprintf(msg, sizeof(msg), "missing HOST: one of %s", hm_model_names());
-		return bad(msg);
+	phys_bits = a.phys_bits ? a.phys_bits : host_phys_bits();
+	if (a.replay_path)
+		return kr_replay(a.host, a.replay_path, a.on_kvm, a.strict, phys_bits);
+	if (a.sweep)
+		return ksw_sweep(&a, phys_bits);
+	if (a.trace_path && (trace = fopen(a.trace_path, "we")) == NULL) {
+		fprintf(stderr, "kvm-as: --trace %s: cannot create the file (see kvm-as --help)\n",
+			a.trace_path);
+		return KA_EXIT_USAGE;
 	}
-	if ((host = hm_model_find(argv[1])) == NULL) {
-		snprintf(msg, sizeof(msg), "%s: unknown host model (one of %s)", argv[1], hm_model_names());
-		return bad(msg);
-	}
-	for (i = 2; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (strcmp(argv[i], "--trace") == 0 || strcmp(argv[i], "--replay") == 0) {
-			if (i + 1 >= argc) {
-				snprintf(msg, sizeof(msg), "%s: missing FILE", argv[i]);
-				return bad(msg);
-			}
-			*(argv[i][2] == 't' ? &trace_path : &replay_path) = argv[i + 1];
-			i++;
-		} else if (strcmp(argv[i], "--kvm") == 0) {
-			on_kvm = true;
-		} else {
-			snprintf(msg, sizeof(msg), "%s: unknown option; the command goes after --", argv[i]);
-			return bad(msg);
-		}
-	}
-	if (replay_path) {
-		if (i < argc || trace_path)
-			return bad("--replay takes no command and no --trace");
-		return kr_replay(host, replay_path, on_kvm);
-	}
-	if (on_kvm)
-		return bad("--kvm goes with --replay FILE");
-	if (i >= argc || i + 1 >= argc)
-		return bad("missing command: kvm-as HOST [--trace FILE] -- CMD [ARGS...]");
-	if (trace_path && (trace = fopen(trace_path, "we")) == NULL) {
-		snprintf(msg, sizeof(msg), "--trace %s: cannot create the file", trace_path);
-		return bad(msg);
-	}
-	ks_init(&s, host, trace);
-	rc = kt_run(&s, argv + i + 1); /* returns only when tracing could not start */
+	ks_init(&s, a.host, trace);
+	s.ctx = HM_LIVE_KERNEL | (a.strict ? HM_STRICT : 0);
+	s.phys_bits = phys_bits;
+	rc = kt_run(&s, a.cmd); /* returns only when tracing could not start */
 	if (trace)
 		fclose(trace);
 	ks_free(&s);

@@ -23,12 +23,16 @@ struct rvm {
 	int fd;         /* in the log */
 	unsigned line;  /* of its KVM_CREATE_VM, 0 when the log starts later */
 	struct hm_vm model;
-	unsigned calls, refused;
+	unsigned calls, refused, hazards;
+	uint64_t top;   /* the highest byte of a slot created or moved */
+	bool any_slot;
 	int real_fd;    /* --kvm */
 };
 
 struct replay {
 	const struct hm_model *host;
+	enum hm_context ctx; /* HM_REPLAY_NO_KERNEL, | HM_STRICT with --strict */
+	unsigned phys_bits;  /* --phys-bits */
 	bool on_kvm;
 	unsigned vm_count;
 	struct rvm *vms[MAX_VMS];
@@ -67,6 +71,7 @@ static struct rvm *add_vm(struct replay *r, int fd, unsigned line)
 	vm->line = line;
 	vm->real_fd = -1;
 	hm_vm_init(&vm->model, r->host);
+	vm->model.phys_bits = r->phys_bits;
 	r->vms[r->vm_count++] = vm;
 	printf("replay: VM %u: fd %d, %s%u\n", r->vm_count, fd,
 	       line ? "KVM_CREATE_VM at line " : "first used at line ", line ? line : 0);
@@ -154,7 +159,14 @@ static void one_call(struct replay *r, const struct sp_call *c)
 	}
 	id = vm_index(r, vm);
 	v = hm_judge(&vm->model, &k->ev);
-	refused = hm_refused(v.answer, HM_REPLAY_NO_KERNEL);
+	refused = hm_refused(&v, r->ctx);
+	if (k->ev.call == HM_SET_SLOT && k->ev.size && (v.change == HM_CREATE || v.change == HM_MOVE)) {
+		uint64_t last = k->ev.gpa + k->ev.size - 1 >= k->ev.gpa ? k->ev.gpa + k->ev.size - 1
+									: UINT64_MAX;
+		if (!vm->any_slot || last > vm->top)
+			vm->top = last;
+		vm->any_slot = true;
+	}
 	/* An EEXIST in the log is judged again (it may come from the recording
 	 * host's own private slot); any other error took no effect there. */
 	took_effect = !refused && (logged_ok || c->err == EEXIST);
@@ -162,8 +174,9 @@ static void one_call(struct replay *r, const struct sp_call *c)
 	vm->calls++;
 	if (refused) {
 		kc_explain(k, &v, why, sizeof(why));
-		printf("replay: VM %u line %u: %s: EEXIST under %s: %s\n", id, c->line, what,
-		       r->host->name, why);
+		printf("replay: VM %u line %u: %s: %s under %s%s: %s\n", id, c->line, what,
+		       kc_errno_name(hm_errno(&v)), r->host->name, v.answer == HM_ALLOW ? " (--strict)" : "",
+		       why);
 		if (vm->refused++ == 0)
 			printf("replay: %s: VM %u: the first call that fails is line %u: %s\n", r->host->name,
 			       id, c->line, what);
@@ -175,16 +188,27 @@ static void one_call(struct replay *r, const struct sp_call *c)
 	if (r->on_kvm) {
 		int kerr = on_kernel(r, vm, c, v.change);
 		const char *kname = kerr ? kc_errno_name(kerr) : NULL;
-		bool kernel_refused = kerr == EEXIST;
+		/* the kernel's own rules: --strict's hazards are not among them */
+		bool model_refused = hm_refused(&v, r->ctx & ~HM_STRICT);
+		bool kernel_refused = kerr == EEXIST || (kerr == EINVAL && v.answer == HM_REFUSE_WIDTH);
 		r->kernel_refused += kernel_refused;
-		if (kernel_refused != refused)
+		if (kernel_refused != model_refused)
 			r->differ++;
 		printf("kvm:    VM %u line %u: %s: the kernel here says %s%s\n", id, c->line, what,
 		       kerr ? (kname ? kname : strerror(kerr)) : "ok",
-		       kernel_refused != refused ? (refused ? " (the model refuses it)"
-							 : " (the model allows it)")
-						 : "");
+		       kernel_refused != model_refused ? (model_refused ? " (the model refuses it)"
+								 : " (the model allows it)")
+						       : "");
 		took_effect = kerr == 0;
+	}
+	if (!refused && took_effect && v.hazards) {
+		for (int d = 0; d < HM_DEVICE_COUNT; d++)
+			if (v.hazards & (1u << d)) {
+				kc_explain_hazard(k, &v, (enum hm_device)d, why, sizeof(why));
+				printf("replay: VM %u line %u: %s: hazard under %s: %s\n", id, c->line, what,
+				       r->host->name, why);
+				vm->hazards++;
+			}
 	}
 	hm_commit(&vm->model, &k->ev, &v, took_effect);
 }
@@ -194,9 +218,18 @@ static int finish(struct replay *r, unsigned calls)
 	unsigned refused = 0;
 
 	for (unsigned i = 0; i < r->vm_count; i++) {
-		refused += r->vms[i]->refused;
-		printf("replay: %s: VM %u: %u calls, %s\n", r->host->name, i + 1, r->vms[i]->calls,
-		       r->vms[i]->refused ? "REFUSED (see the first call above)" : "nothing refused");
+		const struct rvm *vm = r->vms[i];
+		refused += vm->refused;
+		printf("replay: %s: VM %u: %u calls, %s", r->host->name, i + 1, vm->calls,
+		       vm->refused ? "REFUSED (see the first call above)" : "nothing refused");
+		if (vm->hazards)
+			printf(", %u hazard%s: device pages under RAM (see above)", vm->hazards,
+			       vm->hazards == 1 ? "" : "s");
+		putchar('\n');
+		if (vm->any_slot)
+			printf("replay: VM %u needs %u bits (MAXPHYADDR; highest slot byte 0x%llx): fails on "
+			       "hosts with fewer\n",
+			       i + 1, sr_phys_bits_needed(vm->top), (unsigned long long)vm->top);
 	}
 	if (r->undecoded)
 		printf("replay: note: %u KVM_ENABLE_CAP or KVM_SET_IDENTITY_MAP_ADDR calls show only a "
@@ -281,7 +314,8 @@ out:
 	return rc;
 }
 
-int kr_replay(const struct hm_model *host, const char *path, bool on_kvm)
+int kr_replay(const struct hm_model *host, const char *path, bool on_kvm, bool strict,
+	      unsigned phys_bits)
 {
 	struct replay *r = calloc(1, sizeof(*r));
 	FILE *f = fopen(path, "re");
@@ -297,6 +331,8 @@ int kr_replay(const struct hm_model *host, const char *path, bool on_kvm)
 		return KA_EXIT_USAGE;
 	}
 	r->host = host;
+	r->ctx = HM_REPLAY_NO_KERNEL | (strict ? HM_STRICT : 0);
+	r->phys_bits = phys_bits;
 	r->on_kvm = on_kvm;
 	r->kvm_fd = -1;
 	rc = pass(r, f, path, false, &total, &calls);

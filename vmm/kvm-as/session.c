@@ -18,6 +18,8 @@ void ks_init(struct ks_session *s, const struct hm_model *host, FILE *trace)
 	s->host = host;
 	s->host_index = (unsigned)(host - hm_models);
 	s->trace = trace;
+	s->ctx = HM_LIVE_KERNEL;
+	s->phys_bits = SR_PHYS_BITS_MAX;
 }
 
 void ks_free(struct ks_session *s)
@@ -83,8 +85,10 @@ static struct ks_vm *new_vm(struct ks_session *s, pid_t tgid, int fd)
 	vm->id = s->vm_count;
 	vm->pid = tgid;
 	vm->fd = fd;
-	for (unsigned m = 0; m < hm_model_count; m++)
+	for (unsigned m = 0; m < hm_model_count; m++) {
 		hm_vm_init(&vm->model[m], &hm_models[m]);
+		vm->model[m].phys_bits = s->phys_bits;
+	}
 	map_fd(ks_proc(s, tgid), fd, vm);
 	return vm;
 }
@@ -116,7 +120,36 @@ void ks_begin(struct ks_session *s, pid_t tgid, const struct kc_call *c, struct 
 	for (unsigned m = 0; m < hm_model_count; m++)
 		p->v[m] = hm_judge(&p->vm->model[m], &c->ev);
 	/* The call goes on to this host's real KVM (enum hm_context). */
-	p->refuse = hm_refused(p->v[s->host_index].answer, HM_LIVE_KERNEL);
+	p->refuse = hm_refused(&p->v[s->host_index], s->ctx);
+}
+
+/* The device pages a call that took effect hides, and under which models:
+ * null, or [{"device":"ioapic","base":...,"last":...,"slot":N,"models":[...]}]. */
+static void trace_hazards(const struct ks_session *s, const struct ks_pending *p, long result,
+			  FILE *f)
+{
+	unsigned n = 0;
+
+	fputs(",\"hazard\":", f);
+	for (int d = 0; d < HM_DEVICE_COUNT && result >= 0; d++) {
+		const struct hm_range *dev = &hm_devices[d];
+		const struct hm_user_slot *by = NULL;
+		unsigned k = 0;
+
+		for (unsigned m = 0; m < hm_model_count; m++)
+			if ((p->v[m].hazards & (1u << d)) && !hm_refused(&p->v[m], s->ctx) && by == NULL)
+				by = &p->v[m].hidden_by[d];
+		if (by == NULL)
+			continue;
+		fprintf(f, "%s{\"device\":\"%s\",\"base\":\"0x%llx\",\"last\":\"0x%llx\",\"slot\":%u,\"models\":[",
+			n++ ? "," : "[", dev->key, (unsigned long long)dev->gpa,
+			(unsigned long long)(dev->gpa + dev->size - 1), by->slot);
+		for (unsigned m = 0; m < hm_model_count; m++)
+			if ((p->v[m].hazards & (1u << d)) && !hm_refused(&p->v[m], s->ctx))
+				fprintf(f, "%s\"%s\"", k++ ? "," : "", hm_models[m].name);
+		fputs("]}", f);
+	}
+	fputs(n ? "]" : "null", f);
 }
 
 static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending *p, long result,
@@ -134,6 +167,11 @@ static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending 
 	else
 		fputs("null", f);
 	fprintf(f, ",\"fd\":%d,\"ioctl\":\"%s\"", c->fd, c->ioctl->name);
+	if (c->ioctl->kind == KC_MODEL) {
+		char what[200];
+		kc_describe(c, what, sizeof(what)); /* no quote or backslash in it */
+		fprintf(f, ",\"call\":\"%s\"", what);
+	}
 	kc_trace_fields(c, hv, f);
 	if (result >= 0) {
 		fprintf(f, ",\"result\":%ld", result);
@@ -149,10 +187,11 @@ static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending 
 	else
 		fputs(",\"hit\":null", f);
 	if (p->vm) {
+		trace_hazards(s, p, result, f);
 		fputs(",\"models\":{", f);
 		for (unsigned m = 0; m < hm_model_count; m++)
 			fprintf(f, "%s\"%s\":\"%s\"", m ? "," : "", hm_models[m].name,
-				hm_refused(p->v[m].answer, HM_LIVE_KERNEL) ? "refuse" : "allow");
+				hm_refused(&p->v[m], s->ctx) ? "refuse" : "allow");
 		fputc('}', f);
 	}
 	fputs("}\n", f);
@@ -171,21 +210,79 @@ bool ks_end(struct ks_session *s, pid_t pid, pid_t tgid, struct ks_pending *p, l
 		trace_line(s, pid, p, result, id);
 		return false;
 	}
+	p->new_hazards = 0;
 	if (vm == NULL)
 		return false; /* not a VM we follow: no line, nothing to judge */
+	if (p->call.ev.call == HM_SET_SLOT && p->call.ev.size &&
+	    (p->v[s->host_index].change == HM_CREATE || p->v[s->host_index].change == HM_MOVE)) {
+		uint64_t last = p->call.ev.gpa + p->call.ev.size - 1;
+		if (last < p->call.ev.gpa)
+			last = UINT64_MAX;
+		if (!vm->any_slot || last > vm->top)
+			vm->top = last;
+		vm->any_slot = true;
+	}
 	for (unsigned m = 0; m < hm_model_count; m++) {
-		if (hm_refused(p->v[m].answer, HM_LIVE_KERNEL)) {
+		if (hm_refused(&p->v[m], s->ctx)) {
 			unsigned n = vm->refusals[m]++;
 			if (n < KS_MAX_REFUSALS)
 				kc_describe(&p->call, vm->first[m][n], sizeof(vm->first[m][n]));
 			if (m == s->host_index && n == 0)
 				first = true;
+		} else if (p->v[m].hazards && result >= 0) {
+			unsigned n = vm->hazards[m]++;
+			if (n < KS_MAX_HAZARDS)
+				ks_hazard_text(&p->call, &p->v[m], vm->hazard[m][n], sizeof(vm->hazard[m][n]));
+			if (m == s->host_index) {
+				p->new_hazards = p->v[m].hazards & ~vm->named;
+				vm->named |= p->v[m].hazards;
+			}
 		}
 		/* Every model follows what really happened here. */
 		hm_commit(&vm->model[m], &p->call.ev, &p->v[m], result >= 0);
 	}
 	trace_line(s, pid, p, result, vm->id);
 	return first;
+}
+
+void ks_hazard_text(const struct kc_call *c, const struct hm_verdict *v, char *buf, size_t size)
+{
+	size_t n;
+
+	kc_describe(c, buf, size);
+	n = strlen(buf);
+	for (int d = 0, k = 0; d < HM_DEVICE_COUNT && n < size; d++)
+		if (v->hazards & (1u << d)) {
+			const struct hm_range *dev = &hm_devices[d];
+			n += (size_t)snprintf(buf + n, size - n, "%s the %s page [0x%llx-0x%llx]",
+					      k++ ? " and" : ": hides", dev->device,
+					      (unsigned long long)dev->gpa,
+					      (unsigned long long)(dev->gpa + dev->size - 1));
+		}
+}
+
+void ks_announce(const struct ks_session *s, const struct ks_pending *p, bool first_refusal,
+		 FILE *out)
+{
+	const struct hm_verdict *v = &p->v[s->host_index];
+	char what[200], why[700];
+
+	if (p->vm == NULL)
+		return;
+	kc_describe(&p->call, what, sizeof(what));
+	if (first_refusal) {
+		int err = hm_errno(v);
+		kc_explain(&p->call, v, why, sizeof(why));
+		fprintf(out, "kvm-as: %s: VM %u: %s refused with %s: %s%s\n", s->host->name, p->vm->id,
+			what, kc_errno_name(err) ? kc_errno_name(err) : "an error", why,
+			v->answer == HM_ALLOW ? " (--strict)" : "");
+	}
+	for (int d = 0; d < HM_DEVICE_COUNT; d++)
+		if (p->new_hazards & (1u << d)) {
+			kc_explain_hazard(&p->call, v, (enum hm_device)d, why, sizeof(why));
+			fprintf(out, "kvm-as: %s: VM %u: hazard: %s: %s\n", s->host->name, p->vm->id, what,
+				why);
+		}
 }
 
 void ks_summary(const struct ks_session *s, FILE *out)
@@ -205,7 +302,23 @@ void ks_summary(const struct ks_session *s, FILE *out)
 				fprintf(out, "kvm-as: summary: %-10s   VM %u: and %u more\n", hm_models[m].name,
 					vm->id, vm->refusals[m] - KS_MAX_REFUSALS);
 		}
+		for (unsigned i = 0; i < s->vm_count; i++) {
+			const struct ks_vm *vm = s->vms[i];
+			for (unsigned n = 0; n < vm->hazards[m] && n < KS_MAX_HAZARDS; n++)
+				fprintf(out, "kvm-as: summary: %-10s hazard: VM %u: %s\n", hm_models[m].name,
+					vm->id, vm->hazard[m][n]);
+			if (vm->hazards[m] > KS_MAX_HAZARDS)
+				fprintf(out, "kvm-as: summary: %-10s hazard: VM %u: and %u more\n",
+					hm_models[m].name, vm->id, vm->hazards[m] - KS_MAX_HAZARDS);
+		}
 	}
+	for (unsigned i = 0; i < s->vm_count; i++)
+		if (s->vms[i]->any_slot)
+			fprintf(out,
+				"kvm-as: summary: VM %u needs %u bits (MAXPHYADDR; highest slot byte 0x%llx): "
+				"fails on hosts with fewer\n",
+				s->vms[i]->id, sr_phys_bits_needed(s->vms[i]->top),
+				(unsigned long long)s->vms[i]->top);
 }
 
 void ks_finish(struct ks_session *s, FILE *out)
@@ -214,5 +327,6 @@ void ks_finish(struct ks_session *s, FILE *out)
 		return;
 	fclose(s->trace);
 	s->trace = NULL; /* a child that outlives the command is followed, not written */
-	ks_summary(s, out);
+	if (!s->no_summary)
+		ks_summary(s, out);
 }

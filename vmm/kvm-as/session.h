@@ -4,6 +4,8 @@
 #ifndef KVM_AS_SESSION_H
 #define KVM_AS_SESSION_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -12,6 +14,7 @@
 #define KS_MAX_MODELS 8
 #define KS_MAX_VM_FDS 64 /* per process */
 #define KS_MAX_REFUSALS 16 /* remembered per VM and model, for the summary */
+#define KS_MAX_HAZARDS 8   /* likewise */
 
 struct ks_vm {
 	unsigned id; /* 1, 2, ... in creation order */
@@ -20,6 +23,12 @@ struct ks_vm {
 	struct hm_vm model[KS_MAX_MODELS];
 	unsigned refusals[KS_MAX_MODELS];
 	char first[KS_MAX_MODELS][KS_MAX_REFUSALS][160];
+	/* Calls that took effect and hide an in-kernel device, per model */
+	unsigned hazards[KS_MAX_MODELS];
+	char hazard[KS_MAX_MODELS][KS_MAX_HAZARDS][240];
+	unsigned named; /* devices whose hazard the host model named on stderr (once per VM) */
+	uint64_t top;   /* the highest byte of any slot the VMM created or moved */
+	bool any_slot;
 };
 
 struct ks_proc {
@@ -34,6 +43,9 @@ struct ks_proc {
 struct ks_session {
 	const struct hm_model *host; /* the model whose refusals are applied */
 	unsigned host_index;
+	enum hm_context ctx;         /* HM_LIVE_KERNEL, | HM_STRICT with --strict */
+	unsigned phys_bits;          /* each model VM's MAXPHYADDR (--phys-bits) */
+	bool no_summary;             /* --sweep's runs: the trace file alone */
 	FILE *trace;                 /* JSON lines, or NULL */
 	unsigned vm_count, proc_count, proc_cap;
 	struct ks_vm **vms;
@@ -47,8 +59,10 @@ struct ks_pending {
 	struct hm_verdict v[KS_MAX_MODELS];
 	bool refuse; /* the host model refuses: the call never reaches KVM */
 	double time;
+	unsigned new_hazards; /* ks_end: the host model's hazards to name now (devices) */
 };
 
+/* Strictness off, phys_bits SR_PHYS_BITS_MAX: the caller sets them. */
 void ks_init(struct ks_session *s, const struct hm_model *host, FILE *trace);
 void ks_free(struct ks_session *s);
 
@@ -67,10 +81,21 @@ void ks_begin(struct ks_session *s, pid_t tgid, const struct kc_call *c, struct 
 
 /* At the syscall exit: `result` is what the caller gets (-errno or >= 0).
  * Records the effect, writes the trace line, and returns true when this is
- * the host model's first refusal in that VM (so the tracer can say so). */
+ * the host model's first refusal in that VM (so the tracer can say so);
+ * sets p->new_hazards to the devices whose hazard the host model names now
+ * (the first time in that VM). */
 bool ks_end(struct ks_session *s, pid_t pid, pid_t tgid, struct ks_pending *p, long result);
 
-/* At exit: per model, which calls it would refuse. */
+/* The lines the tracer writes after ks_end: the host model's first refusal
+ * in a VM (`first_refusal`) and each hazard of p->new_hazards, one line each. */
+void ks_announce(const struct ks_session *s, const struct ks_pending *p, bool first_refusal,
+		 FILE *out);
+
+/* What a hazard summary line says: the call and the device pages it hides. */
+void ks_hazard_text(const struct kc_call *c, const struct hm_verdict *v, char *buf, size_t size);
+
+/* At exit: per model, which calls it would refuse and which hide a device;
+ * per VM, the address width it needs. */
 void ks_summary(const struct ks_session *s, FILE *out);
 
 /* When the command ends: with a trace, close it and print the summary. */

@@ -145,28 +145,24 @@ static bool is_vm_fd(pid_t pid, int fd)
 	return strcmp(link, "anon_inode:kvm-vm") == 0;
 }
 
-/* A call's outcome: record it, and name the host model's first refusal. */
+/* A call's outcome: record it, and name the host model's first refusal in
+ * the VM and each hazard the first time (ks_announce). */
 static void finish_call(struct ks_session *s, struct task *t, long result)
 {
-	char what[200], why[600];
+	bool first = ks_end(s, t->pid, t->tgid, &t->pending, result);
 
-	if (ks_end(s, t->pid, t->tgid, &t->pending, result)) {
-		const struct hm_verdict *v = &t->pending.v[s->host_index];
-		kc_describe(&t->pending.call, what, sizeof(what));
-		kc_explain(&t->pending.call, v, why, sizeof(why));
-		fprintf(stderr, "kvm-as: %s: VM %u: %s refused with EEXIST: %s\n", s->host->name,
-			t->pending.vm->id, what, why);
-	}
+	ks_announce(s, &t->pending, first, stderr);
 }
 
 /* The seccomp stop of a traced ioctl: judge it. A refused call becomes
  * syscall -1, which the kernel skips, returning the rax we set (seccomp(2),
- * SECCOMP_RET_TRACE): no exit stop. True when the exit stop is wanted. */
+ * SECCOMP_RET_TRACE): no exit stop; the errno is the model's (hm_errno). True when the exit stop is wanted. */
 static bool on_seccomp(struct ks_session *s, struct task *t)
 {
 	struct user_regs_struct regs;
 	const struct kc_ioctl *k;
 	struct kc_call call;
+	int err;
 
 	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs))
 		return false;
@@ -180,10 +176,11 @@ static bool on_seccomp(struct ks_session *s, struct task *t)
 	t->in_call = true;
 	if (!t->pending.refuse)
 		return true;
+	err = hm_errno(&t->pending.v[s->host_index]); /* EEXIST, or EINVAL beyond --phys-bits */
 	regs.orig_rax = (unsigned long long)-1;
-	regs.rax = (unsigned long long)-EEXIST;
+	regs.rax = (unsigned long long)-err;
 	if (ptrace(PTRACE_SETREGS, t->pid, NULL, &regs) == 0)
-		finish_call(s, t, -EEXIST);
+		finish_call(s, t, -err);
 	t->in_call = false;
 	return false;
 }
