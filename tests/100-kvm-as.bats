@@ -92,6 +92,33 @@ TABLE
 	[ "$count" -eq 10 ]
 }
 
+# args|what the one line must say: the options of issue 23 (hazards, address width, sweep)
+kvmas_bad_new_options() {
+	cat <<'TABLE'
+intel --phys-bits 0 -- true|--phys-bits 0: must be a whole number of bits from 32 to 52
+intel --phys-bits 80 -- true|--phys-bits 80: must be a whole number of bits from 32 to 52
+intel --phys-bits abc -- true|--phys-bits abc: must be
+intel --phys-bits|--phys-bits: missing N
+intel --timeout 5 -- true|--timeout goes with --sweep
+intel,none -- true|several host models (a comma list or all) go with --sweep
+all --replay x|several host models
+intel,amd --sweep 1:2:1 -- echo {}|amd: unknown host model
+TABLE
+}
+
+@test "every bad --phys-bits, --timeout or list of models exits 2 with one line saying what is wrong" {
+	local count=0 args rule
+	while IFS='|' read -r args rule; do
+		# shellcheck disable=SC2086 # word splitting of the table's args is the point
+		run --separate-stderr timeout 10 "$KVM_AS" $args
+		[ "$status" -eq 2 ] || fail "kvm-as $args: exit $status, expected 2 (stderr: $stderr)"
+		[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || fail "kvm-as $args: more than one line: $stderr"
+		[[ $stderr == "kvm-as: "*"$rule"* ]] || fail "kvm-as $args: '$stderr' does not say '$rule'"
+		count=$((count + 1))
+	done < <(kvmas_bad_new_options)
+	[ "$count" -eq 8 ]
+}
+
 @test "a missing command is 127, a file that cannot run 126, one line each" {
 	run_kvmas 127 none -- /nonexistent/vmm
 	assert_equal "$stderr" "kvm-as: /nonexistent/vmm: command not found (check the name and PATH)"
@@ -313,6 +340,41 @@ expected_replay_exit() { # FIXTURE MODEL
 	done
 }
 
+@test "--replay names hazards: the IOAPIC under every model, the LAPIC where no APIC-access page is; --strict refuses them" {
+	local f=$FIXTURES/vmm-single-1400000-hazards.strace
+	run_kvmas 0 none --replay "$f"
+	assert_output --partial "replay: VM 1 line 16: KVM_SET_USER_MEMORY_REGION slot 17 [0xfec00000-0xffffffff] size 0x1400000 flags 0x0: hazard under none: it covers [0xfec00000-0xfec00fff], the in-kernel IOAPIC's MMIO page: every host accepts the slot"
+	assert_output --partial "hazard under none: it covers [0xfee00000-0xfee00fff], the in-kernel LAPIC's MMIO page"
+	assert_output --partial "replay: none: VM 1: 4 calls, nothing refused, 2 hazards"
+	run_kvmas 4 none --strict --replay "$f"
+	assert_output --partial "EEXIST under none (--strict): it covers [0xfee00000-0xfee00fff]"
+	# intel refuses the slot (its APIC-access page): no hazard left
+	run_kvmas 4 intel --replay "$f"
+	refute_output --partial "hazard"
+	# the split irqchip leaves the IOAPIC in userspace: the LAPIC alone
+	run_kvmas 0 none --replay "$FIXTURES/split-irqchip.strace"
+	assert_output --partial "the in-kernel LAPIC's MMIO page"
+	refute_output --partial "IOAPIC"
+	run_kvmas 4 amd-avic --replay "$FIXTURES/split-irqchip.strace"
+	# a slot first, the irqchip after: the hazard is the irqchip's call
+	run_kvmas 0 intel --replay "$FIXTURES/irqchip-after-slot.strace"
+	assert_output --partial "replay: VM 1 line 4: KVM_CREATE_IRQCHIP: hazard under intel: it puts the in-kernel IOAPIC's MMIO page [0xfec00000-0xfec00fff] under user slot 3 [0xfe000000-0xfec00fff]"
+	run_kvmas 4 intel --strict --replay "$FIXTURES/irqchip-after-slot.strace"
+	assert_output --partial "the first call that fails is line 4: KVM_CREATE_IRQCHIP"
+}
+
+@test "--replay --phys-bits N: a slot above 2^N - 1 is EINVAL (exit 4); each VM's needed width is named" {
+	local f=$FIXTURES/vmm-gpa-top-36.strace
+	run_kvmas 0 none --replay "$f" --phys-bits 36
+	assert_output --partial "replay: VM 1 needs 36 bits (MAXPHYADDR; highest slot byte 0xfffffffff): fails on hosts with fewer"
+	run_kvmas 4 intel --replay "$f" --phys-bits 35
+	assert_output --partial "KVM_SET_USER_MEMORY_REGION slot 17 [0xffffb8000-0xfffffffff] size 0x48000 flags 0x0: EINVAL under intel: its last byte 0xfffffffff needs a 36-bit guest-physical address space, and the host has 35 bits"
+	# this machine's own width is the default
+	run_kvmas 0 none --replay "$f"
+	run_kvmas 0 none --replay "$FIXTURES/vmm-single-1200000.strace" --phys-bits 32
+	assert_output --partial "VM 1 needs 32 bits"
+}
+
 @test "--replay --kvm without a usable device: exit 3 naming it, after the log was checked" {
 	SCRATCHRIG_KVM_DEVICE=/nonexistent/kvm run_kvmas 3 none --replay "$FIXTURES/vmm-single-1200000.strace" --kvm
 	assert_equal "$stderr" "kvm-as: --kvm: cannot open /nonexistent/kvm: No such file or directory"
@@ -419,6 +481,55 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$KVM_AS" intel -- sh -c 'exec 2>/dev/null
 	[ "$(jq -r 'select(.ioctl == "KVM_CREATE_VM") | .vm' "$TMP/t.jsonl")" = 1 ]
 	run jq -c 'select(.ioctl == "KVM_SET_USER_MEMORY_REGION" and .slot == 17 and .refused and .hit.base == "0xfee00000" and .models.none == "allow")' "$TMP/t.jsonl"
 	[ "${#lines[@]}" -eq 1 ] || fail "slot 17 refused over 0xfee00000: ${#lines[@]} lines: $output"
+}
+
+# hazard_count DEVICE: how many hazard lines of kvm-as's stderr name that device's page
+hazard_count() {
+	grep -c "^kvm-as: none: VM 1: hazard: .*the in-kernel $1's MMIO page" <<<"$stderr" || true
+}
+
+@test "kvm-as none names the IOAPIC and LAPIC hazards of vmm --layout single 0x1400000 once, exits as without it; --strict exits 4" {
+	require_kvm
+	command -v jq >/dev/null || skip "no jq"
+	local args=(--layout single --scratch-size 0x1400000 --apic-check off --touch none) rc
+	run --separate-stderr timeout 60 "$VMM" "${args[@]}"
+	rc=$status
+	run_kvmas "$rc" none --trace "$TMP/t.jsonl" -- "${TRACED_VMM[@]}" "${args[@]}"
+	assert_hello
+	assert_equal "$(hazard_count IOAPIC)" 1
+	assert_equal "$(hazard_count LAPIC)" 1
+	[[ $stderr == *"hazard: KVM_SET_USER_MEMORY_REGION slot 17 [0xfec00000-0xffffffff] size 0x1400000 flags 0x0: it covers [0xfec00000-0xfec00fff], the in-kernel IOAPIC's MMIO page: every host accepts the slot"*"ways out: register the slot as two slots around that page"* ]] || fail "$stderr"
+	[[ $stderr == *"kvm-as: summary: none       hazard: VM 1: KVM_SET_USER_MEMORY_REGION slot 17 [0xfec00000-0xffffffff] size 0x1400000 flags 0x0: hides the LAPIC page [0xfee00000-0xfee00fff] and the IOAPIC page [0xfec00000-0xfec00fff]"* ]] || fail "$stderr"
+	[[ $stderr == *"kvm-as: summary: VM 1 needs 32 bits (MAXPHYADDR; highest slot byte 0xffffffff): fails on hosts with fewer"* ]] || fail "$stderr"
+	assert_equal "$(jq -c 'select(.slot == 17) | [.hazard[] | [.device, .base, (.models | join(","))]]' "$TMP/t.jsonl")" \
+		'[["lapic","0xfee00000","none"],["ioapic","0xfec00000","none"]]'
+	assert_equal "$(jq -r 'select(.ioctl == "KVM_CREATE_IRQCHIP") | .hazard' "$TMP/t.jsonl")" null
+	# --strict: the same slot gets EEXIST, as for a private slot; the VMM says so and exits 4
+	run_kvmas 4 none --strict -- "${TRACED_VMM[@]}" "${args[@]}"
+	[[ $stderr == *"kvm-as: none: VM 1: KVM_SET_USER_MEMORY_REGION slot 17 [0xfec00000-0xffffffff] size 0x1400000 flags 0x0 refused with EEXIST: it covers "*"(--strict)"* ]] || fail "$stderr"
+	[[ $stderr == *"vmm: KVM_SET_USER_MEMORY_REGION refused scratch slot 17"* ]] || fail "$stderr"
+	# no irqchip, no in-kernel device, no hazard
+	run_kvmas 0 none --strict -- "${TRACED_VMM[@]}" "${args[@]}" --irqchip off
+	refute_output --partial hazard
+	[[ $stderr != *hazard* ]] || fail "a hazard without the irqchip: $stderr"
+	# intel refuses the slot for its APIC-access page: refused, not a hazard (the VMM's
+	# probe slots that follow may cover the IOAPIC page: those are hazards)
+	run_kvmas 4 intel -- "${TRACED_VMM[@]}" "${args[@]}"
+	[[ $stderr == *"kvm-as: intel: VM 1: KVM_SET_USER_MEMORY_REGION slot 17 [0xfec00000-0xffffffff] size 0x1400000 flags 0x0 refused with EEXIST: it overlaps [0xfee00000-0xfee00fff], the KVM APIC-access page"* ]] || fail "$stderr"
+	[[ $stderr != *"hazard: KVM_SET_USER_MEMORY_REGION slot 17 "* ]] || fail "$stderr"
+	# below the LAPIC page, the IOAPIC alone is intel's hazard too
+	run_kvmas 0 intel -- "${TRACED_VMM[@]}" --layout single --gpa-top 0xfedfffff --scratch-size 0x300000 --apic-check off --touch none
+	[[ $stderr == *"kvm-as: intel: VM 1: hazard: "*"the in-kernel IOAPIC's MMIO page"* ]] || fail "$stderr"
+}
+
+@test "--phys-bits: vmm --gpa-top 36 gets EINVAL under --phys-bits 35 (vmm names the width), boots under 36" {
+	require_kvm
+	run_kvmas 3 none --phys-bits 35 -- "${TRACED_VMM[@]}" --gpa-top 36 --touch none
+	[[ $stderr == *"kvm-as: none: VM 1: KVM_SET_USER_MEMORY_REGION slot 17 [0xffffb8000-0xfffffffff] size 0x48000 flags 0x0 refused with EINVAL: its last byte 0xfffffffff needs a 36-bit guest-physical address space, and the host has 35 bits"* ]] || fail "$stderr"
+	[[ $stderr == *"vmm: KVM_SET_USER_MEMORY_REGION for scratch slot 17 [0xffffb8000-0xfffffffff]: Invalid argument: KVM refuses so a slot above the host's MAXPHYADDR, and this one needs 36 bits"* ]] || fail "$stderr"
+	run_kvmas 0 none --phys-bits 36 --trace "$TMP/t.jsonl" -- "${TRACED_VMM[@]}" --gpa-top 36 --touch none
+	assert_hello
+	[[ $stderr == *"kvm-as: summary: VM 1 needs 36 bits (MAXPHYADDR; highest slot byte 0xfffffffff): fails on hosts with fewer"* ]] || fail "$stderr"
 }
 
 @test "a fresh strace log of build/vmm replays as the model says, and --replay --kvm runs it here" {
