@@ -124,7 +124,7 @@ test: all $(BUILD)/unit-tests $(ASAN_BUILD) $(TEST_PREREQS)
 test-asan: $(ASAN_BUILD) $(TEST_PREREQS)
 	tests/run-all $(BUILD)/asan/vmm $(BUILD)/asan/unit-tests
 
-# Static checks: gcc's analyzer on every C file, shellcheck on every script.
+# Static checks: gcc's analyzer on every C file, shellcheck on every script, actionlint on action.yml and the workflows.
 SHELL_SCRIPTS = $(shell grep -lE '^\#!(/usr/bin/env (ba)?sh|/bin/(ba)?sh)' .ci/run ci/* ci/*/* images/* tests/run-all 2>/dev/null) \
 	$(wildcard ci/*.bash ci/*/*.bash ci/lib/*.sh)
 lint:
@@ -136,7 +136,9 @@ lint:
 		w=$$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z $$f 2>&1 >/dev/null) || w="$${w:-man exited non-zero}"; \
 		[ -z "$$w" ] || { echo "lint: $$f: $$w" >&2; exit 1; }; \
 	done
-	@echo "lint: gcc -fanalyzer and shellcheck are clean; the man pages render without warnings"
+	@ci/action/install-actionlint -q
+	ci/action/actionlint action.yml .github/workflows/*.yml
+	@echo "lint: gcc -fanalyzer and shellcheck are clean; the man pages render without warnings; actionlint is clean"
 
 # `make install [PREFIX=/usr/local] [DESTDIR=...]`: the programs live in
 # $(PREFIX)/lib/scratchrig, where vmm finds guest.elf beside itself; bin/ gets
