@@ -103,9 +103,9 @@ bochs-if-possible:
 bochs-proof: all images
 	ci/bochs/prove-patches
 
-# The host's /dev/kvm when it works, else a throwaway L1 under QEMU (ci/run-hello says which).
+# The host's /dev/kvm when it works, else a throwaway L1 under QEMU (ci/l1/run-hello says which).
 run: all
-	ci/run-hello
+	ci/l1/run-hello
 
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests

@@ -55,7 +55,7 @@ refused() {
 	# The L1s fall back, and say why.
 	(
 		unset RIG_BOCHS
-		. "$REPO_ROOT/ci/l1-accel.bash"
+		. "$REPO_ROOT/ci/l1/accel.bash"
 		l1_bochs_select
 		[[ $L1_BOCHS_RIG == 0 && $L1_BOCHS_WHICH == "Debian's bochs 2.7"* ]] || fail "not the fallback: $L1_BOCHS_WHICH"
 		[[ -n $(l1_accel_lacks bochs enable_apicv) ]] || fail "no APICv skip reason on the fallback"
@@ -77,7 +77,7 @@ refused() {
 	assert_output "$RIG_BOCHS_CACHE/full/bochs"
 	(
 		unset RIG_BOCHS
-		. "$REPO_ROOT/ci/l1-accel.bash"
+		. "$REPO_ROOT/ci/l1/accel.bash"
 		l1_bochs_select
 		[[ $L1_BOCHS == "$RIG_BOCHS_CACHE/full/bochs" && $L1_BOCHS_RIG == 1 ]] || fail "L1s would run $L1_BOCHS"
 		[[ -z $(l1_accel_lacks bochs enable_apicv) ]] || fail "APICv said to be missing under the project's Bochs"

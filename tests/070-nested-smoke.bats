@@ -28,7 +28,7 @@ setup_file() {
 		echo "make images failed" >&2
 		return 1
 	}
-	local img=$NESTED_ROOT/build/images/$NESTED_KVER boot=$NESTED_ROOT/ci/l1-boot
+	local img=$NESTED_ROOT/build/images/$NESTED_KVER boot=$NESTED_ROOT/ci/l1/l1-boot
 	"$boot" --image "$img" --modargs "avic=1 force_avic=1" --vmmargs "--apic-check off" \
 		--runs "$SMOKE_RUNS_FORCED" --timeout 600 "$SMOKE_OUT/forced" 2>"$BATS_FILE_TMPDIR/forced.err" &
 	local p1=$!
@@ -50,7 +50,7 @@ assert_booted() {
 	local rc
 	rc=$(cat "$BATS_FILE_TMPDIR/$1.rc")
 	if [ "$rc" != 0 ]; then
-		echo "L1 '$1' did not finish (ci/l1-boot exit $rc: 1 ended early, 124 timeout)" >&2
+		echo "L1 '$1' did not finish (ci/l1/l1-boot exit $rc: 1 ended early, 124 timeout)" >&2
 		cat "$BATS_FILE_TMPDIR/$1.err" "$SMOKE_OUT/$1/l1.err" >&2 2>/dev/null
 		tail -n 40 "$SMOKE_OUT/$1/console.log" >&2
 		return 1

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Intel smoke: the VMM inside ONE Intel L1 under Bochs' VMX emulation (ci/l1-boot --accel bochs),
+# Intel smoke: the VMM inside ONE Intel L1 under Bochs' VMX emulation (ci/l1/l1-boot --accel bochs),
 # where kvm_intel keeps the report's REAL APIC-access slot and the guest's APIC is real too.
 # Two phases in that one boot (images/init reloads kvm_intel between them):
 #   1 kvm_intel's defaults (flexpriority=Y; enable_apicv=Y under the project's Bochs 3.0, so the
@@ -26,7 +26,7 @@ setup_file() {
 		return 1
 	}
 	local rc=0
-	"$NESTED_ROOT/ci/l1-boot" --image "$NESTED_ROOT/build/images/$NESTED_KVER" --accel bochs \
+	"$NESTED_ROOT/ci/l1/l1-boot" --image "$NESTED_ROOT/build/images/$NESTED_KVER" --accel bochs \
 		--mod kvm_intel --phase "nested=1" --phase "flexpriority=0 nested=1" --vmmargs "-v" \
 		--runs "$SMOKE_RUNS" --timeout 840 "$SMOKE_OUT" 2>"$BATS_FILE_TMPDIR/boot.err" || rc=$?
 	echo "$rc" >"$BATS_FILE_TMPDIR/boot.rc"
@@ -36,7 +36,7 @@ setup_file() {
 intel_missing() {
 	local why
 	why=$(l1_missing "$NESTED_KVER")
-	[ -n "$why" ] || why=$(. "$NESTED_ROOT/ci/l1-accel.bash" && l1_accel_missing bochs)
+	[ -n "$why" ] || why=$(. "$NESTED_ROOT/ci/l1/accel.bash" && l1_accel_missing bochs)
 	echo "$why"
 }
 
@@ -47,7 +47,7 @@ setup() {
 	local rc
 	rc=$(cat "$BATS_FILE_TMPDIR/boot.rc")
 	if [ "$rc" != 0 ]; then
-		echo "the Bochs L1 did not finish (ci/l1-boot exit $rc: 1 ended early, 124 timeout)" >&2
+		echo "the Bochs L1 did not finish (ci/l1/l1-boot exit $rc: 1 ended early, 124 timeout)" >&2
 		cat "$BATS_FILE_TMPDIR/boot.err" "$SMOKE_OUT/l1.err" 2>/dev/null | tail -n 20 >&2
 		tail -n 40 "$SMOKE_OUT/console.log" >&2
 		return 1

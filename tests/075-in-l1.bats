@@ -1,13 +1,13 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2154 # status, output, stderr and lines are set by bats' run
-# ci/in-l1 runs one build/vmm command inside a throwaway QEMU L1 (docs/l1.md), and ci/run-hello (make run) falls back to it when the host's KVM does not work.
+# ci/l1/in-l1 runs one build/vmm command inside a throwaway QEMU L1 (docs/l1.md), and ci/l1/run-hello (make run) falls back to it when the host's KVM does not work.
 # The six full L1 boots start together in setup_file, two lanes at a time (~12-25 s each under
 # TCG); the quick failure cases (no kernel, broken kernel, timeout) run in their tests.
 load helpers
 load nested_helpers
 
-INL1=$REPO_ROOT/ci/in-l1
-RUNHELLO=$REPO_ROOT/ci/run-hello
+INL1=$REPO_ROOT/ci/l1/in-l1
+RUNHELLO=$REPO_ROOT/ci/l1/run-hello
 # A path the VMM will not find, with spaces, both quotes, a dollar, a backslash and a star.
 ODD_PATH="/path with space/it's \"x\" \$HOME \\ *"
 
@@ -166,7 +166,7 @@ assert_boot() {
 	assert_output ""
 }
 
-@test "make run (ci/run-hello) boots on the host when its KVM works" {
+@test "make run (ci/l1/run-hello) boots on the host when its KVM works" {
 	local rc=0
 	(cd "$REPO_ROOT" && build/vmm --touch none >/dev/null 2>&1) || rc=$?
 	[[ $rc != 3 ]] || skip "the host's KVM does not work here (build/vmm exit 3)"
@@ -176,18 +176,18 @@ assert_boot() {
 	[[ $stderr == "run: on the host: its KVM works (/dev/kvm; build/vmm exit 0)" ]] || fail "$stderr"
 }
 
-@test "make run (ci/run-hello) falls back to an L1 when the host's device fails (SCRATCHRIG_KVM_DEVICE=/nonexistent)" {
+@test "make run (ci/l1/run-hello) falls back to an L1 when the host's device fails (SCRATCHRIG_KVM_DEVICE=/nonexistent)" {
 	# Exit 0 also shows the variable did not reach L1: there it would be exit 3 again.
 	assert_boot fallback 0
 	assert_equal "$output" "hello, world!"
-	[[ ${stderr%%$'\n'*} == "run: in a QEMU L1 via ci/in-l1 (one L1 boot, ~12-25 s): the host's KVM does not work (build/vmm exit 3: /nonexistent does not exist"* ]] ||
+	[[ ${stderr%%$'\n'*} == "run: in a QEMU L1 via ci/l1/in-l1 (one L1 boot, ~12-25 s): the host's KVM does not work (build/vmm exit 3: /nonexistent does not exist"* ]] ||
 		fail "first stderr line: $stderr"
 	# --quiet: that one line is all in-l1 adds
 	[[ $stderr != *"in-l1:"* ]] || fail "$stderr"
 }
 
-@test "the Makefile's run target goes through ci/run-hello" {
+@test "the Makefile's run target goes through ci/l1/run-hello" {
 	run make --no-print-directory -n -C "$REPO_ROOT" run
 	assert_success
-	assert_line --partial "ci/run-hello"
+	assert_line --partial "ci/l1/run-hello"
 }

@@ -5,8 +5,8 @@
 #   build-selftests on stand-in source tarballs: each failure is ONE line, its documented exit
 #   code and no output directory; the stand-in's programs must come out static; a good tree
 #   builds once and is reused; the real linux-source-6.12 (when installed) builds static programs
-#   ci/in-l1 --payload's usage errors
-#   selftests-in-l1's usage errors, and its table on a stand-in ci/in-l1 that runs the payload's
+#   ci/l1/in-l1 --payload's usage errors
+#   selftests-in-l1's usage errors, and its table on a stand-in ci/l1/in-l1 that runs the payload's
 #   script (ci/peer/l1-run) here, with stand-in tests: pass, skip, fail, a timeout, an L1 that
 #   ends early
 load helpers
@@ -143,7 +143,7 @@ refused() {
 }
 
 @test "in-l1 --payload: a missing directory, or a command outside it or not executable: exit 2, one line" {
-	local inl1=$REPO_ROOT/ci/in-l1 d=$BATS_TEST_TMPDIR/payload
+	local inl1=$REPO_ROOT/ci/l1/in-l1 d=$BATS_TEST_TMPDIR/payload
 	run --separate-stderr "$inl1" --payload "$BATS_TEST_TMPDIR/none" -- "$BATS_TEST_TMPDIR/none/run"
 	assert_failure 2
 	assert_equal "$stderr" "in-l1: --payload $BATS_TEST_TMPDIR/none is not a directory"
@@ -161,7 +161,7 @@ refused() {
 
 # ---- selftests-in-l1 --------------------------------------------------------------------------
 
-# stand_in_l1: RIG_IN_L1, a ci/in-l1 that runs the payload's program here (busybox-free: the
+# stand_in_l1: RIG_IN_L1, a ci/l1/in-l1 that runs the payload's program here (busybox-free: the
 # host's sh) and writes the results channel of an Intel L1 with APICv; STAND_IN_RC=124 makes it
 # stop after the first test as a timed-out L1 would. Stand-in tests in RIG_SELFTESTS.
 stand_in_l1() {

@@ -40,7 +40,7 @@ static int open_device(const char *device)
 	if (errno == ENOENT)
 		sr_die(SR_EXIT_HOST,
 		       "%s does not exist: load kvm-intel or kvm-amd, enable virtualization in the "
-		       "firmware, or run through ci/in-l1 (docs/troubleshooting.md)",
+		       "firmware, or run through ci/l1/in-l1 (docs/troubleshooting.md)",
 		       device);
 	if (errno == EACCES || errno == EPERM)
 		sr_die(SR_EXIT_HOST,

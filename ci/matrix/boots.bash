@@ -1,11 +1,11 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # the tables it fills are run-matrix's
-# How ci/matrix/run-matrix boots its L1s: one ci/l1-boot per boot group G (cells that share one
+# How ci/matrix/run-matrix boots its L1s: one ci/l1/l1-boot per boot group G (cells that share one
 # boot, the module reloaded for each), and how a finished boot's logs are shared out to its
 # cells. Sourced by run-matrix; reads its tables (G_CELLS, CELL, C_*, L1_*, KVER, IMAGES, TMP,
 # CI_OUT, RUN_TIMEOUT, CELL_TIMEOUT) and fills G_DIR, C_START, RUNNING.
 
-# start_boot G: one ci/l1-boot for boot G; a one-cell boot logs into the cell's own directory.
+# start_boot G: one ci/l1/l1-boot for boot G; a one-cell boot logs into the cell's own directory.
 start_boot() {
 	local g=$1 i l dir replay=''
 	local -a cells phases=()
@@ -24,7 +24,7 @@ start_boot() {
 	fi
 	G_DIR[g]=$dir
 	for i in "${cells[@]}"; do C_START[i]=$SECONDS; done
-	"$ROOT/ci/l1-boot" --image "$IMAGES/${KVER[${C_K[i]}]}" --accel "${C_A[i]}" \
+	"$ROOT/ci/l1/l1-boot" --image "$IMAGES/${KVER[${C_K[i]}]}" --accel "${C_A[i]}" \
 		--mod "kvm_${L1_VENDOR[$l]}" "${phases[@]}" --vmmargs "$(cell_vmmargs "$i")" \
 		--append "${L1_APPEND[$l]}$replay" --runs "$(cell_runs "$i")" --run-timeout "$RUN_TIMEOUT" \
 		--timeout $((CELL_TIMEOUT * ${#cells[@]})) --progress /dev/fd/3 "$dir" 3>&1 >"$TMP/boot.$g" 2>&1 &

@@ -3,7 +3,7 @@
 # How ci/matrix/run-matrix judges one finished cell: every run of it by the expectation rule
 # (ci/matrix/expect.bash), then the cell. Sourced by run-matrix; reads its tables (CELL, C_*, L1_*,
 # RUNSET, KVER, TMP, CELL_TIMEOUT) and appends to $TMP/runs.I and $TMP/cell.I.
-#   finish_cell I RC BOOTLOG    RC: ci/l1-boot's exit code (124: the boot timed out)
+#   finish_cell I RC BOOTLOG    RC: ci/l1/l1-boot's exit code (124: the boot timed out)
 
 # judge_results I: read cell I's results.txt: what L1 read and probed (got, vendor, devkvm,
 # probe_on, probe_off, of the caller) and one row per reported run (row), counted.

@@ -8,7 +8,7 @@
 #                       SHARD=i/n, JOBS=n narrow or spread it (see ci/matrix/run-matrix --help).
 #   make nested-smoke   the small nested smoke (tests/070-nested-smoke.bats, also in make test)
 #   make stress         repeated interrupt smoke boots (TCG and Bochs) while busy TCG L1s load
-#                       every core (ci/stress-l1; STRESS_ARGS="--rounds 20", report build/stress/)
+#                       every core (ci/l1/stress-l1; STRESS_ARGS="--rounds 20", report build/stress/)
 # Reports: build/ci/summary.md, junit.xml, logs/<cell>/. MATRIX=FILE (another table) and
 # CI_OUT=DIR pass through to ci/matrix/run-matrix; `make kernels` then checks that table's kernels.
 
@@ -50,4 +50,4 @@ nested-smoke: all images
 	bats --tap tests/070-nested-smoke.bats
 
 stress: all images
-	ci/stress-l1 $(STRESS_ARGS) $(BUILD)/stress
+	ci/l1/stress-l1 $(STRESS_ARGS) $(BUILD)/stress

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The L1 accelerators, in one place: how ci/l1-boot and ci/in-l1 turn "boot this kernel and
+# The L1 accelerators, in one place: how ci/l1/l1-boot and ci/l1/in-l1 turn "boot this kernel and
 # initramfs with this command line, these serial files" into an emulator command. Sourced;
 # nothing runs when it is. The callers only name an accelerator:
 #   tcg    QEMU TCG, -cpu max: an AMD L1 with SVM (no AVIC)
@@ -76,7 +76,7 @@ L1_BOCHS='' L1_BOCHS_WHICH='' L1_BOCHS_WHY='' L1_BOCHS_RIG=0
 l1_bochs_select() {
 	[[ -z $L1_BOCHS_WHICH ]] || return 0
 	local root rig
-	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 	if [[ -n ${RIG_BOCHS:-} ]]; then
 		L1_BOCHS=$RIG_BOCHS
 		[[ -r $(dirname "$RIG_BOCHS")/patches ]] && L1_BOCHS_RIG=1
@@ -131,7 +131,7 @@ l1_bochs_command() {
 	iso=$(l1_bochs_iso "$kernel" "$initrd" "$append") || return 1
 	l1_bochs_select
 	{
-		echo "# written by ci/l1-accel.bash; run as: bochs -q -f bochsrc (stdin: c, quit)"
+		echo "# written by ci/l1/accel.bash; run as: bochs -q -f bochsrc (stdin: c, quit)"
 		echo "# Bochs: $L1_BOCHS_WHICH"
 		echo "megs: ${mem%M}"
 		echo "romimage: file=/usr/share/bochs/BIOS-bochs-latest"
@@ -166,7 +166,7 @@ l1_bochs_command() {
 # l1_bochs_iso KERNEL INITRD APPEND: the path of the cached boot CD (built when missing).
 l1_bochs_iso() {
 	local kernel=$1 initrd=$2 append=$3 cache key stage iso
-	cache=${L1_BOCHS_CACHE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/bochs}
+	cache=${L1_BOCHS_CACHE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/bochs}
 	key=$({ sha256sum "$kernel" "$initrd" | cut -d' ' -f1; echo "$append"; } | sha256sum | cut -c1-16)
 	iso=$cache/boot-$key.iso
 	[[ -s $iso ]] && { echo "$iso"; return 0; }
