@@ -80,16 +80,7 @@ TABLE
 }
 
 @test "every bad kvm-as invocation exits 2 with one line saying what is wrong" {
-	local count=0 args rule
-	while IFS='|' read -r args rule; do
-		# shellcheck disable=SC2086 # word splitting of the table's args is the point
-		run --separate-stderr timeout 10 "$KVM_AS" $args
-		[ "$status" -eq 2 ] || fail "kvm-as $args: exit $status, expected 2 (stderr: $stderr)"
-		[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || fail "kvm-as $args: more than one line: $stderr"
-		[[ $stderr == "kvm-as: "*"$rule"* ]] || fail "kvm-as $args: '$stderr' does not say '$rule'"
-		count=$((count + 1))
-	done < <(kvmas_bad_invocations)
-	[ "$count" -eq 10 ]
+	expect_usage_errors "$KVM_AS" kvmas_bad_invocations 10
 }
 
 # args|what the one line must say: the options of issue 23 (hazards, address width, sweep)
@@ -107,16 +98,7 @@ TABLE
 }
 
 @test "every bad --phys-bits, --timeout or list of models exits 2 with one line saying what is wrong" {
-	local count=0 args rule
-	while IFS='|' read -r args rule; do
-		# shellcheck disable=SC2086 # word splitting of the table's args is the point
-		run --separate-stderr timeout 10 "$KVM_AS" $args
-		[ "$status" -eq 2 ] || fail "kvm-as $args: exit $status, expected 2 (stderr: $stderr)"
-		[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || fail "kvm-as $args: more than one line: $stderr"
-		[[ $stderr == "kvm-as: "*"$rule"* ]] || fail "kvm-as $args: '$stderr' does not say '$rule'"
-		count=$((count + 1))
-	done < <(kvmas_bad_new_options)
-	[ "$count" -eq 8 ]
+	expect_usage_errors "$KVM_AS" kvmas_bad_new_options 8
 }
 
 @test "a missing command is 127, a file that cannot run 126, one line each" {

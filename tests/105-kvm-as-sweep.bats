@@ -59,17 +59,7 @@ TABLE
 }
 
 @test "every bad --sweep exits 2 with one line saying what is wrong, and runs nothing" {
-	local count=0 args rule
-	while IFS='|' read -r args rule; do
-		# shellcheck disable=SC2086 # word splitting of the table's args is the point
-		run --separate-stderr timeout 10 "$KVM_AS" $args
-		[ "$status" -eq 2 ] || fail "kvm-as $args: exit $status, expected 2 (stderr: $stderr)"
-		[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || fail "kvm-as $args: more than one line: $stderr"
-		[[ $stderr == "kvm-as: "*"$rule"* ]] || fail "kvm-as $args: '$stderr' does not say '$rule'"
-		[ -z "$output" ] || fail "kvm-as $args: it ran something: $output"
-		count=$((count + 1))
-	done < <(sweep_bad_invocations)
-	[ "$count" -eq 16 ]
+	expect_usage_errors "$KVM_AS" sweep_bad_invocations 16
 }
 
 @test "a boundary: the largest passing value and the first failing one, in at most log2(range/align)+2 runs" {

@@ -84,3 +84,20 @@ nobody_vmm() {
 	install -m 0644 "$GUEST" "$d/guest.elf"
 	echo "$d/vmm"
 }
+
+# expect_usage_errors CMD TABLE COUNT: each "args|rule" line that the function TABLE prints makes
+# CMD exit 2 with one stderr line "NAME: ...rule..." (NAME: CMD's file name) and nothing on
+# stdout; the table has COUNT lines.
+expect_usage_errors() {
+	local cmd=$1 table=$2 want=$3 count=0 args rule
+	while IFS='|' read -r args rule; do
+		# shellcheck disable=SC2086 # word splitting of the table's args is the point
+		run --separate-stderr timeout 10 "$cmd" $args
+		[ "$status" -eq 2 ] || fail "${cmd##*/} $args: exit $status, expected 2 (stderr: $stderr)"
+		[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ] || fail "${cmd##*/} $args: more than one line: $stderr"
+		[[ $stderr == "${cmd##*/}: "*"$rule"* ]] || fail "${cmd##*/} $args: '$stderr' does not say '$rule'"
+		[ -z "$output" ] || fail "${cmd##*/} $args: it ran something: $output"
+		count=$((count + 1))
+	done < <("$table")
+	[ "$count" -eq "$want" ]
+}
