@@ -1,9 +1,8 @@
 # Nested-VM CI targets (included by the top-level Makefile).
 #
 #   make kernels        install every L1 kernel package ci/matrix/matrix.cfg lists (idempotent; root)
-#   make ci-matrix      the full matrix (ci/matrix/run-matrix), the Bochs patches' proofs
-#                       (ci/bochs/prove-patches), docs/findings.md (ci/matrix/findings), then
-#                       tests/matrix/ over their results;
+#   make ci-matrix      the full matrix (ci/matrix/run-matrix), docs/findings.md
+#                       (ci/matrix/findings), then tests/matrix/ over their results;
 #                       fails when any cell fails or times out. ACCEL=tcg|kvm|auto, CELLS=glob,
 #                       SHARD=i/n, JOBS=n narrow or spread it (see ci/matrix/run-matrix --help).
 #   make nested-smoke   the small nested smoke (tests/070-nested-smoke.bats, also in make test)
@@ -36,11 +35,6 @@ ci-matrix: all kernels bochs-if-possible
 	ci/matrix/run-matrix & pid=$$!; \
 	rc=0; wait $$pid || rc=$$?; \
 	test $$rc != 130 || exit 130; \
-	ci/bochs/prove-patches & pid=$$!; \
-	prc=0; wait $$pid || prc=$$?; \
-	test $$prc != 130 || exit 130; \
-	test $$prc = 0 || test $$prc = 3 || rc=1; \
-	ci/matrix/report $(or $(CI_OUT),build/ci) || rc=1; \
 	frc=0; ci/matrix/findings $(or $(CI_OUT),build/ci) || frc=$$?; \
 	test $$frc = 0 || test $$frc = 3 || rc=1; \
 	bats --tap tests/matrix || rc=1; \

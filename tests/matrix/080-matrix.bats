@@ -202,3 +202,13 @@ run_of() {
 	run awk -F'\t' 'NR > 1 && $6 != "PASS" { print $1 ": exit " $4 ", text seen " $5 " (want " $3 ")" }' "$tsv"
 	assert_output ""
 }
+
+@test "the project's Bochs passes the kernel's APIC selftests in an APICv-on L1" {
+	local t=$CI_OUT/bochs-selftests.txt
+	[ -s "$t" ] || skip "no $t (make bochs-check did not run here)"
+	grep -q 'enable_apicv=Y' "$t" || fail "the L1 did not run with enable_apicv=Y: $(head -n 1 "$t")"
+	# Rows: test (with its arguments), rc, L1 seconds, result, summary.
+	run grep -E '^[^#].* +(-|-?[0-9]+) +[0-9.-]+ +(fail|timeout|unfinished|not-run)( |$)' "$t"
+	assert_output ""
+	[ "$(grep -cE '^[^#].* +-?[0-9]+ +[0-9.]+ +(pass|skip)( |$)' "$t")" -ge 5 ] || fail "fewer than 5 selftests passed: $(cat "$t")"
+}
