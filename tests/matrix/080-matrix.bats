@@ -198,7 +198,8 @@ run_of() {
 	[ -s "$tsv" ] || skip "no $tsv (ci/bochs/prove-patches did not run, or no project Bochs could be built)"
 	local n
 	n=$(find "$NESTED_ROOT/ci/bochs/patches" -name "*.patch" | wc -l)
-	assert_equal "$(awk -F'\t' 'NR > 1' "$tsv" | wc -l)" "$n"
+	[ "$(awk -F'\t' 'NR > 1' "$tsv" | wc -l)" -eq "$n" ] ||
+		fail "$tsv has not one row for each of the $n patches: it is from other patches (make bochs-check)"
 	run awk -F'\t' 'NR > 1 && $6 != "PASS" { print $1 ": exit " $4 ", text seen " $5 " (want " $3 ")" }' "$tsv"
 	assert_output ""
 }
