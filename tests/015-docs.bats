@@ -137,3 +137,26 @@ dangling_links() {
 	done
 	[ -z "$all" ] || fail "dangling links: $all"
 }
+
+@test "the docs name every host model and every private or device page of the one table" {
+	local kind name addr n=0
+	while IFS=$'\t' read -r kind name addr _; do
+		case $kind in
+		model)
+			grep -qF -- "\`$name\`" "$REPO_ROOT/README.md" || fail "README.md does not name the model $name"
+			grep -qF -- "$name" "$REPO_ROOT/docs/kvm-as.md" || fail "docs/kvm-as.md does not name the model $name"
+			man_page_names "$name" || fail "kvm-as(1) does not name the model $name"
+			;;
+		private | device)
+			[ "$addr" = - ] && continue
+			cat "$REPO_ROOT"/docs/vmm.md "$REPO_ROOT"/docs/kvm-as.md | grep -qiF -- "$addr" ||
+				fail "neither docs/vmm.md nor docs/kvm-as.md gives the $name page at $addr"
+			;;
+		esac
+		n=$((n + 1))
+	done < <("$KVM_AS" --list-models)
+	[ "$n" -ge 8 ] || fail "kvm-as --list-models gave only $n rows"
+}
+
+# man_page_names WORD: does kvm-as(1)'s source name WORD?
+man_page_names() { grep -qF -- "$1" "$MAN_DIR/kvm-as.1"; }
