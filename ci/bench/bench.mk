@@ -14,13 +14,24 @@ BENCH_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE
 BENCH_PROGS := $(BENCH_DIR)/minimal-kvm $(BENCH_DIR)/minimal-touch $(BENCH_DIR)/host-touch \
 	$(BENCH_DIR)/slot-calls $(BENCH_DIR)/paired
 BENCH_ARGS ?=
+# The ptrace floor: kvm-as's own filter (filter.c and the ioctl table it reads, with what that
+# table links), built as kvm-as is (KVMAS_CC, static: the same start-up cost), after kvm-as
+# (which makes musl's uapi links).
+FLOOR_TRACER := $(BENCH_DIR)/floor-tracer
+FLOOR_SRC := ci/bench/floor-tracer.c vmm/kvm-as/filter.c vmm/kvm-as/kvm_calls.c \
+	vmm/kvm-as/strace_parse.c vmm/hostmodel.c vmm/layout.c
 
 .PHONY: bench bench-progs
-bench-progs: $(BENCH_PROGS)
+bench-progs: $(BENCH_PROGS) $(FLOOR_TRACER)
 
 $(BENCH_PROGS): $(BENCH_DIR)/%: ci/bench/%.c ci/bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lm
 
-bench: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/kvm-as $(BENCH_PROGS)
+$(FLOOR_TRACER): $(FLOOR_SRC) $(wildcard vmm/kvm-as/*.h) vmm/hostmodel.h vmm/layout.h ci/bench/bench.mk \
+		| $(BUILD)/kvm-as
+	@mkdir -p $(@D)
+	$(KVMAS_CC) $(CFLAGS_VMM) -Ivmm -Ivmm/kvm-as -static -o $@ $(FLOOR_SRC)
+
+bench: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/kvm-as $(BENCH_PROGS) $(FLOOR_TRACER)
 	BUILD=$(BUILD) ci/bench/run $(BENCH_ARGS)
