@@ -4,7 +4,7 @@
 # in; 6.12 when installed): ci/l1/yama-l1 sets scope 0, 1, 2, 3 and runs `kvm-as intel --` over
 # the project's VMM (--layout single --scratch-size 0x1200000: exit 4 where kvm-as can trace) and
 # over QEMU (-accel kvm -S: exit 0), as root and as uid 1000; where yama refuses: exit 3 and a
-# line naming the scope and the way out.
+# line naming the scope and the way out. docs/kvm-as.md's "Under yama" table is this file's WANT.
 # Logs: build/yama-l1/ (out.txt: the runs' lines and output; console.log, results.txt).
 load helpers
 load nested_helpers
@@ -65,6 +65,7 @@ qemu_payload() {
 }
 
 setup() {
+	[[ $BATS_TEST_DESCRIPTION != "docs:"* ]] || return 0
 	[ -z "$YAMA_SKIP" ] || skip "$YAMA_SKIP"
 	local rc
 	rc=$(cat "$YAMA_OUT/in-l1.rc")
@@ -125,4 +126,17 @@ assert_scope() {
 
 @test "yama ptrace_scope 3: exit 3 for root and user alike, and the line says only a reboot lowers it" {
 	assert_scope 3
+}
+
+@test "docs: docs/kvm-as.md's yama table says what this file wants, scope by scope" {
+	local rows got="" scope scope_user user root
+	rows=$(sed -n '/^## Under yama/,/^## /s/^| *\([0-3]\) *|[^|]*| *\([^|]*[^ |]\) *| *\([^|]*[^ |]\) *|.*/\1 \2|\3/p' \
+		"$REPO_ROOT/docs/kvm-as.md")
+	while IFS='|' read -r scope_user root; do
+		scope=${scope_user%% *} user=${scope_user#* }
+		got+="${scope}:${user/exit 3/refused} ${root/exit 3/refused};"
+	done <<<"$rows"
+	local want="" i
+	for i in 0 1 2 3; do want+="$i:${WANT[i]};"; done
+	[ "$got" = "$want" ] || fail "docs/kvm-as.md's table reads [$got], this file wants [$want]"
 }
