@@ -219,7 +219,16 @@ bool check_apics(const struct sr_boot_info *bi)
 	uint32_t lapic, ioapic;
 
 	if (bi->flags & SR_BOOT_APIC_SHADOWED) {
+		/* RAM covers the LAPIC page: nothing to judge, but say what the guest finds at
+		 * both device pages (the matrix holds it against kvm-as's hazards). The IOAPIC
+		 * index write is undone: on RAM it would spoil a scratch page's pattern. */
+		uint32_t selected = *(volatile uint32_t *)(uintptr_t)(SR_IOAPIC_GPA + IOAPIC_REGSEL);
+
 		report(SR_RESULT_LAPIC_SKIPPED, SR_BOOT_APIC_SHADOWED, 0, 0);
+		report(SR_RESULT_LAPIC, lapic_read(LAPIC_VERSION), 0, 0);
+		ioapic = ioapic_read(IOAPIC_VERSION);
+		*(volatile uint32_t *)(uintptr_t)(SR_IOAPIC_GPA + IOAPIC_REGSEL) = selected;
+		report(SR_RESULT_IOAPIC, ioapic, 0, 0);
 		return true;
 	}
 	lapic = lapic_read(LAPIC_VERSION);

@@ -28,6 +28,11 @@ p1na-48000-i5 --layout,split,--irqchip,on,--touch,all,--scratch-size,0x48000,--i
 p1ea-6882000-i999 --layout,split,--irqchip,on,--emulate-apic-page,--touch,all,--scratch-size,0x6882000,--interrupts,999
 c1na-1200000-t36-vl-i5 --layout,check,--irqchip,on,--touch,all,--scratch-size,0x1200000,--gpa-top,36,--vcpu-order,after-scratch,--interrupts,5
 s0na-0 --layout,single,--irqchip,off,--touch,all,--scratch-size,0x0
+s1nn-300000-tfedfffff --layout,single,--irqchip,on,--touch,none,--scratch-size,0x300000,--gpa-top,0xfedfffff
+p1na-300000-tfedfffff-vl-i3 --layout,split,--irqchip,on,--touch,all,--scratch-size,0x300000,--gpa-top,0xfedfffff,--vcpu-order,after-scratch,--interrupts,3
+s1nn-300000-tfedffff invalid
+s1nn-300000-tfedfffff0 invalid
+s1nn-300000-tFEDFFFFF invalid
 p0na-48000-i5 invalid
 p1na-48000-i1000 invalid
 p1na-48000-i0 invalid
@@ -88,8 +93,8 @@ args_in() {
 
 @test "size_bytes, tok_size, tok_irqs, tok_top: the same in busybox sh and bash" {
 	local prog='. "$1"; size_bytes 6882000; size_bytes 256M; size_bytes 1G; size_bytes 4K
-		tok_size p1na-48000-t36-i5; tok_irqs p1na-48000-i7; tok_irqs p1na-48000; tok_top s1na-1G; tok_top s1na-1G-t36'
-	local want=$'109584384\n268435456\n1073741824\n4096\n48000\n7\n4294967295\n68719476735'
+		tok_size p1na-48000-t36-i5; tok_irqs p1na-48000-i7; tok_irqs p1na-48000; tok_top s1na-1G; tok_top s1na-1G-t36; tok_top s1nn-300000-tfedfffff'
+	local want=$'109584384\n268435456\n1073741824\n4096\n48000\n7\n4294967295\n68719476735\n4276092927'
 	run busybox sh -c "$prog" sh "$TOKENS"
 	assert_output "$want"
 	run bash -c "$prog" bash "$TOKENS"

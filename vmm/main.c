@@ -184,6 +184,21 @@ static const char *apic_problem(const struct sr_options *opt, const struct sr_ou
 	return NULL;
 }
 
+/* What the guest found at its device pages (RAM over a page hides the device, and no
+ * ioctl says so): one line under -v, which the matrix holds against kvm-as's hazards. */
+static void say_devices(const struct sr_outcome *out)
+{
+	if (!out->have_lapic && !out->have_ioapic)
+		return;
+	sr_info("guest devices: LAPIC %s, IOAPIC %s",
+		!out->have_lapic			       ? "unread"
+		: sr_lapic_version_plausible(out->lapic_version) ? "reachable"
+								 : "hidden",
+		!out->have_ioapic				 ? "unread"
+		: sr_ioapic_version_plausible(out->ioapic_version) ? "reachable"
+								   : "hidden");
+}
+
 /* The verdict: what happened, and what the guest said, to one exit code. */
 static int judge(const struct sr_options *opt, const struct sr_outcome *out, const struct sr_scratch *s,
 		 const uint8_t *host, bool apic_shadowed)
@@ -204,6 +219,7 @@ static int judge(const struct sr_options *opt, const struct sr_outcome *out, con
 	case SR_RUN_EXITED:
 		break;
 	}
+	say_devices(out);
 	if (out->have_exception)
 		sr_die(SR_EXIT_CRASH, "the guest took exception %s (vector %llu) at RIP 0x%llx, error code 0x%llx",
 		       out->exception_vector < 32 && exception_names[out->exception_vector]

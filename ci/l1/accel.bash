@@ -17,6 +17,7 @@
 #   l1_accel_normal_exit ACCEL RC   is RC how the emulator ends after L1 powers off?
 #   l1_accel_emulator ACCEL         the emulator's name, for messages: QEMU|Bochs
 #   l1_accel_lacks ACCEL PARAM      why L1's module cannot get PARAM there (empty: no known reason)
+#   l1_accel_phys_bits_missing ACCEL  why L1_PHYS_BITS cannot be given there (empty when it can)
 #   l1_bochs_select                 sets L1_BOCHS (the binary) and L1_BOCHS_WHICH (one line naming
 #                                   it, and why when it is the fallback); RIG_BOCHS=FILE overrides
 #   l1_accel_shares_boots ACCEL     should cells that differ only in module parameters share one
@@ -26,6 +27,10 @@
 
 # shellcheck disable=SC2034 # L1_ACCELS, L1_CMD and L1_STDIN are for the callers
 L1_ACCELS="tcg kvm bochs"
+# L1_PHYS_BITS=N (callers' --phys-bits): L1's MAXPHYADDR, QEMU's phys-bits; KVM in L1 then
+# refuses slots above 2^N - 1 with EINVAL (kvm_arch_prepare_memory_region, kvm_mmu_max_gfn).
+L1_PHYS_BITS=${L1_PHYS_BITS:-}
+export L1_PHYS_BITS
 L1_BOCHS_IPS=${L1_BOCHS_IPS:-1000000000}
 
 l1_accel_missing() {
@@ -58,6 +63,13 @@ l1_accel_emulator() { if [[ $1 == bochs ]]; then echo Bochs; else echo QEMU; fi;
 # A Bochs boot costs 1.5-3 min, a kvm_intel reload 15-20 s; a TCG or KVM boot ~10 s, and one
 # QEMU per cell keeps the cores busy in parallel.
 l1_accel_shares_boots() { [[ $1 == bochs ]]; }
+
+l1_accel_phys_bits_missing() {
+	case $1 in
+	tcg | kvm) ;;
+	*) echo "Bochs' CPU models have a fixed address width: --phys-bits needs --accel tcg or kvm" ;;
+	esac
+}
 
 l1_accel_lacks() {
 	case $1:$2 in
@@ -114,7 +126,8 @@ l1_qemu_command() {
 	local accel=$1 kernel=$2 initrd=$3 append=$4 mem=$5 cpu=max f
 	shift 5
 	[[ $accel == kvm ]] && cpu=host
-	L1_CMD=(qemu-system-x86_64 -M q35 -cpu "${L1_CPU:-$cpu}" -accel "$accel" -m "$mem" -smp 1
+	L1_CMD=(qemu-system-x86_64 -M q35 -cpu "${L1_CPU:-$cpu}${L1_PHYS_BITS:+,phys-bits=$L1_PHYS_BITS}"
+		-accel "$accel" -m "$mem" -smp 1
 		-nographic -no-reboot -monitor none -nic none)
 	for f in "$@"; do L1_CMD+=(-serial "file:$f"); done
 	L1_CMD+=(-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 $append")

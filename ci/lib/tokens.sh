@@ -4,7 +4,7 @@
 # Functions only; nothing runs when this file is sourced. Its variables are TK_* (the parsed
 # fields) and _tk_* (scratch): no caller's variable is touched.
 #
-# A run TOKEN is <layout><irqchip><emulate><touch>-<size>[-t36][-vl][-i<N>], only [a-z0-9-] (no
+# A run TOKEN is <layout><irqchip><emulate><touch>-<size>[-t<top>][-vl][-i<N>], only [a-z0-9-] (no
 # escaping anywhere, and 80 runs fit in the 2048-byte x86 kernel command line):
 #   layout   s = --layout single, p = split, c = check
 #   irqchip  1 = --irqchip on, 0 = off
@@ -13,6 +13,8 @@
 #   size     --scratch-size: hex digits without 0x (6882000 = 0x6882000), or a decimal number
 #            with K, M or G (256M, 1G)
 #   -t36     --gpa-top 36: scratch at the top of 64 GiB (upstream's 64-bit layout)
+#   -tHHHHHHHH  --gpa-top 0xHHHHHHHH, eight hex digits: the last scratch byte below 4 GiB
+#            (-tfedfffff: scratch ends under the LAPIC page, so it can cover the IOAPIC's alone)
 #   -vl      --vcpu-order after-scratch: KVM_CREATE_VCPU after the scratch slots
 #   -iN      an interrupt run, irqchip on only, N in 1..999: --interrupts N (images/init also
 #            adds -v, so that the guest's counts reach the console)
@@ -21,7 +23,7 @@
 #   p1na-48000-i5 = --layout split --irqchip on --touch all --scratch-size 0x48000 --interrupts 5
 
 # token_parse TOKEN: sets TK_LAYOUT (single|split|check), TK_IRQCHIP (on|off), TK_EMULATE (1|0),
-# TK_TOUCH (all|none), TK_SIZE (as written: 6882000, 256M), TK_TOP (36 or empty), TK_LATE (1 or
+# TK_TOUCH (all|none), TK_SIZE (as written: 6882000, 256M), TK_TOP (36, 8 hex digits or empty), TK_LATE (1 or
 # empty) and TK_IRQS (N or empty); returns 1, with TK_* meaningless, when TOKEN is not a token.
 token_parse() {
 	TK_LAYOUT='' TK_IRQCHIP=off TK_EMULATE=0 TK_TOUCH=none TK_SIZE='' TK_TOP='' TK_LATE='' TK_IRQS=''
@@ -49,7 +51,14 @@ token_parse() {
 		case $_tk_n in '' | *[!0-9]*) return 1 ;; esac
 		;;
 	esac
-	case $_tk_rest in -t36 | -t36-*) TK_TOP=36 _tk_rest=${_tk_rest#-t36} ;; esac
+	case $_tk_rest in
+	-t36 | -t36-*) TK_TOP=36 _tk_rest=${_tk_rest#-t36} ;;
+	-t[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f] | -t[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-*)
+		_tk_rest=${_tk_rest#-t}
+		TK_TOP=${_tk_rest%%-*}
+		_tk_rest=${_tk_rest#"$TK_TOP"}
+		;;
+	esac
 	case $_tk_rest in -vl | -vl-*) TK_LATE=1 _tk_rest=${_tk_rest#-vl} ;; esac
 	case $_tk_rest in
 	'') ;;
@@ -76,14 +85,18 @@ token_args() {
 	*[KMG]) _tk_a="$_tk_a,--scratch-size,$TK_SIZE" ;;
 	*) _tk_a="$_tk_a,--scratch-size,0x$TK_SIZE" ;;
 	esac
-	[ -z "$TK_TOP" ] || _tk_a="$_tk_a,--gpa-top,$TK_TOP"
+	case $TK_TOP in
+	'') ;;
+	36) _tk_a="$_tk_a,--gpa-top,36" ;;
+	*) _tk_a="$_tk_a,--gpa-top,0x$TK_TOP" ;;
+	esac
 	[ -z "$TK_LATE" ] || _tk_a="$_tk_a,--vcpu-order,after-scratch"
 	[ -z "$TK_IRQS" ] || _tk_a="$_tk_a,--interrupts,$TK_IRQS"
 	echo "$_tk_a"
 }
 
 # tok_size TOKEN: its size field (6882000, 256M); tok_irqs TOKEN: its -iN count, or nothing;
-# tok_top TOKEN: the last scratch byte it asks for (2^32 - 1, or 2^36 - 1 with -t36). Each
+# tok_top TOKEN: the last scratch byte it asks for (2^32 - 1, 2^36 - 1 with -t36, 0xH with -tH). Each
 # prints nothing for a string that is not a token; tok_irqs always returns 0.
 tok_size() { token_parse "$1" && echo "$TK_SIZE"; }
 tok_irqs() {
@@ -92,7 +105,11 @@ tok_irqs() {
 }
 tok_top() {
 	token_parse "$1" || return 1
-	if [ -n "$TK_TOP" ]; then echo $(((1 << 36) - 1)); else echo $(((1 << 32) - 1)); fi
+	case $TK_TOP in
+	'') echo $(((1 << 32) - 1)) ;;
+	36) echo $(((1 << 36) - 1)) ;;
+	*) echo $((0x$TK_TOP)) ;;
+	esac
 }
 
 # size_bytes SIZE: a token's size field in bytes (hex digits, or decimal with K/M/G).

@@ -24,7 +24,9 @@ start_boot() {
 	fi
 	G_DIR[g]=$dir
 	for i in "${cells[@]}"; do C_START[i]=$SECONDS; done
-	"$ROOT/ci/l1/l1-boot" --image "$IMAGES/${KVER[${C_K[i]}]}" --accel "${C_A[i]}" \
+	local -a width=()
+	[[ -z ${L1_PHYSBITS[$l]:-} ]] || width=(--phys-bits "${L1_PHYSBITS[$l]}")
+	"$ROOT/ci/l1/l1-boot" --image "$IMAGES/${KVER[${C_K[i]}]}" --accel "${C_A[i]}" "${width[@]}" \
 		--mod "kvm_${L1_VENDOR[$l]}" "${phases[@]}" --vmmargs "$(cell_vmmargs "$i")" \
 		--append "${L1_APPEND[$l]}$replay" --runs "$(cell_runs "$i")" --run-timeout "$RUN_TIMEOUT" \
 		--timeout $((CELL_TIMEOUT * ${#cells[@]})) --progress /dev/fd/3 "$dir" 3>&1 >"$TMP/boot.$g" 2>&1 &

@@ -8,8 +8,9 @@
 # judge_results I: read cell I's results.txt: what L1 read and probed (got, vendor, devkvm,
 # probe_on, probe_off, of the caller) and one row per reported run (row), counted.
 judge_results() {
-	local i=$1 res line tok rrc hello ms exp mark
+	local i=$1 res line tok rrc hello ms exp mark apic_check=on
 	res=$(logdir "$i")/results.txt
+	[[ " $(cell_vmmargs "$i") " != *" --apic-check off "* ]] || apic_check=off
 	[[ -r $res ]] || return 0
 	while IFS= read -r line; do
 		line=${line%$'\r'}
@@ -24,7 +25,7 @@ judge_results() {
 			[[ $line =~ tok=([^ ]*)\ rc=([^ ]*)\ hello=([01])\ ms=([0-9]*) ]] || continue
 			tok=${BASH_REMATCH[1]} rrc=${BASH_REMATCH[2]} hello=${BASH_REMATCH[3]} ms=${BASH_REMATCH[4]}
 			token_valid "$tok" || continue
-			exp=$(expected_rc "$tok" "$([[ ${tok:1:1} == 1 ]] && echo "$probe_on" || echo "$probe_off")")
+			exp=$(expected_rc "$tok" "$([[ ${tok:1:1} == 1 ]] && echo "$probe_on" || echo "$probe_off")" "$apic_check")
 			mark=$(run_mark "$exp" "$rrc" "$hello")
 			case $mark in
 			pass) npass=$((npass + 1)) ;;
