@@ -1,4 +1,17 @@
 # scratchrig: `make` builds the VMM and the guest; `make test` runs every suite.
+
+# `make deps GOAL...` (the README's commands): this make reads the machine (the kernels that
+# images/images.mk finds, musl-gcc) before deps installs them, so deps runs first and a new
+# make, which sees what it installed, does the other goals.
+AFTER_DEPS := $(filter-out deps,$(MAKECMDGOALS))
+ifneq ($(and $(filter deps,$(MAKECMDGOALS)),$(AFTER_DEPS)),)
+.PHONY: deps $(AFTER_DEPS)
+deps:
+	$(MAKE) --no-print-directory deps
+	$(MAKE) --no-print-directory $(AFTER_DEPS)
+$(AFTER_DEPS): deps
+	@:
+else
 BUILD := build
 CC ?= cc
 WARN := -Wall -Wextra -Werror
@@ -162,3 +175,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
+endif # make deps GOAL...
