@@ -254,3 +254,67 @@ EOF
 	assert_line --index 4 --regexp '^fails +- +-  not-run *$'
 	[[ $stderr == *"L1 still running after 9s"* ]] || fail "in-l1's reason not shown: $stderr"
 }
+
+@test "selftests-in-l1 --model: an unknown model is one line, exit 2; each test runs under kvm-as, its exit code kept" {
+	stand_in_l1
+	run --separate-stderr "$RUNNER" --accel tcg --model nosuch passes
+	assert_failure 2
+	assert_equal "$stderr" "selftests-in-l1: --model 'nosuch' is not a host model (build/kvm-as --list-models)"
+	printf '#!/bin/sh\ngrep -q "^TracerPid:[[:space:]]*[1-9]" /proc/self/status && echo traced || echo untraced\n' \
+		>"$RIG_SELFTESTS/x86_64/traced"
+	chmod +x "$RIG_SELFTESTS/x86_64/traced"
+	run --separate-stderr "$RUNNER" --accel tcg -q --model intel --keep-log "$BATS_TEST_TMPDIR/logs" passes skips traced
+	assert_success
+	assert_line --index 2 --regexp '^passes +0 .* pass '
+	assert_line --index 3 --regexp '^skips +4 .* skip '
+	assert_line --index 4 --regexp '^traced +0 .* pass +traced$'
+	grep -q $'^traced\t0\t' "$BATS_TEST_TMPDIR/logs/table.tsv"
+}
+
+# ---- peer-tests ---------------------------------------------------------------------------------
+
+PEER=$REPO_ROOT/ci/peer/peer-tests
+
+# peer_tables DIR: the tables of a finished amd pair in DIR: one test alike, one that differs with
+# the native run's assertion "x.c:7: apic == 1".
+peer_tables() {
+	mkdir -p "$1/amd-native.logs" "$1/amd-model.logs"
+	printf 'test\trc\tL1-s\tresult\tsummary\nalike_test\t0\t0.10\tpass\tok\nx86_64/odd_test\t254\t0.20\tfail\tx86_64/x.c:7: apic == 1\n' \
+		>"$1/amd-native.logs/table.tsv"
+	printf 'test\trc\tL1-s\tresult\tsummary\nalike_test\t0\t0.10\tpass\tok\nx86_64/odd_test\t0\t0.20\tpass\tok\n' \
+		>"$1/amd-model.logs/table.tsv"
+}
+
+@test "peer-tests: bad --pairs or --each, an unknown option: one line, exit 2" {
+	run --separate-stderr "$PEER" --pairs amd,arm
+	assert_failure 2
+	assert_equal "$stderr" "peer-tests: --pairs must be amd, intel or amd,intel, not 'amd,arm'"
+	run --separate-stderr "$PEER" --each 0
+	assert_failure 2
+	assert_equal "$stderr" "peer-tests: --each must be a whole number of seconds, not '0'"
+	run --separate-stderr "$PEER" --bogus
+	assert_failure 2
+	assert_equal "$stderr" "peer-tests: unknown option '--bogus' (see --help)"
+}
+
+@test "peer-tests: a difference fails (exit 1); explained.tsv explains it only with the native run's exit code and evidence" {
+	local d=$BATS_TEST_TMPDIR/peer
+	peer_tables "$d"
+	export RIG_PEER_EXPLAINED=$BATS_TEST_TMPDIR/explained.tsv
+	printf '# none\n' >"$RIG_PEER_EXPLAINED"
+	run --separate-stderr "$PEER" --rejudge --pairs amd --out "$d"
+	assert_failure 1
+	assert_line '| amd | alike_test | 0 | 0 | alike |  |'
+	assert_line '| amd | x86_64/odd_test | 254 | 0 | DIFFER |  |'
+	assert_equal "$stderr" "peer-tests: 1 alike, 0 explained, 1 differ, 0 not run in both ($d/table.md)"
+	printf 'amd\tx86_64/odd_test\t254\tx.c:8:\tnot this failure\n' >"$RIG_PEER_EXPLAINED"
+	run --separate-stderr "$PEER" --rejudge --pairs amd --out "$d"
+	assert_failure 1
+	assert_line '| amd | x86_64/odd_test | 254 | 0 | DIFFER |  |'
+	printf 'amd\tx86_64/odd_test\t254\tx.c:7:\tthe emulator, not the model\n' >"$RIG_PEER_EXPLAINED"
+	run --separate-stderr "$PEER" --rejudge --pairs amd --out "$d"
+	assert_success
+	assert_line '| amd | x86_64/odd_test | 254 | 0 | explained |  |'
+	assert_line '| amd | x86_64/odd_test | `x86_64/x.c:7: apic == 1` | the emulator, not the model |'
+	cmp -s <(printf '%s\n' "$output") "$d/table.md" || fail "stdout is not table.md"
+}
