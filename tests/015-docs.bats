@@ -9,7 +9,7 @@ load helpers
 KVM_AS=${KVM_AS:-$(dirname "$VMM")/kvm-as}
 MAN_DIR=$REPO_ROOT/docs/man
 # Pages that others write or generate: a link to them may come before the page.
-PAGES_BY_OTHERS=(docs/findings.md docs/performance.md docs/bochs.md)
+PAGES_BY_OTHERS=(docs/findings.md docs/performance.md docs/performance-l1.md docs/bochs.md)
 README_MAX_LINES=200
 
 require_man() {

@@ -58,6 +58,9 @@ int main(int argc, char **argv)
 			a.trace_path);
 		return KA_EXIT_USAGE;
 	}
+	/* A line is ~350 bytes: stdio's own buffer (musl: 1 KiB) would write every third call. */
+	if (trace)
+		setvbuf(trace, NULL, _IOFBF, 1 << 16);
 	ks_init(&s, a.host, trace);
 	s.ctx = HM_LIVE_KERNEL | (a.strict ? HM_STRICT : 0);
 	s.phys_bits = phys_bits;

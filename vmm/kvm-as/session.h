@@ -40,6 +40,9 @@ struct ks_proc {
 	} fds[KS_MAX_VM_FDS];
 };
 
+/* How far behind the calls the trace file may be while the command runs. */
+#define KS_TRACE_FLUSH_S 0.2
+
 struct ks_session {
 	const struct hm_model *host; /* the model whose refusals are applied */
 	unsigned host_index;
@@ -47,6 +50,7 @@ struct ks_session {
 	unsigned phys_bits;          /* each model VM's MAXPHYADDR (--phys-bits) */
 	bool no_summary;             /* --sweep's runs: the trace file alone */
 	FILE *trace;                 /* JSON lines, or NULL */
+	double trace_flushed;        /* when its buffer last went out (a call's time) */
 	unsigned vm_count, proc_count, proc_cap;
 	struct ks_vm **vms;
 	struct ks_proc *procs;

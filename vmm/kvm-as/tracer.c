@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
-#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -267,45 +266,59 @@ struct tracer {
 	pid_t main_pid;   /* CMD's process (kvm-as's own) */
 	int exec_gate;    /* see cmd_ran() */
 	const char *cmd;
-	int sfd;          /* signalfd: SIGCHLD, SIGINT, SIGTERM, SIGHUP */
 	int stop_signal;  /* the SIGINT, SIGTERM or SIGHUP the tracer got, or 0 */
 	bool finished;    /* CMD's process has ended (reported, not reaped) */
 	bool interrupted; /* CMD itself got SIGINT, SIGTERM or SIGHUP */
 };
 
+/* SIGINT, SIGTERM or SIGHUP sent to the tracer itself, and CMD's process. */
+static volatile sig_atomic_t tracer_signal;
+static pid_t signal_victim;
+
+/* The tracer sleeps in waitid, which a signal interrupts (EINTR) unless it
+ * comes just before the call: killing CMD here wakes waitid in any case.
+ * kill() is async-signal-safe; the loop does the rest (on_tracer_signal). */
+static void on_interrupt(int sig)
+{
+	if (!tracer_signal)
+		tracer_signal = sig;
+	kill(signal_victim, SIGKILL);
+}
+
 /* Out of the terminal's process group: Ctrl-C is CMD's to handle; we
  * follow CMD's fate. Writing to the terminal from there must not stop us.
- * The signals we follow come through a signalfd; -1 if it cannot. */
-static int tracer_signals(void)
+ * One blocking waitid per stop, as a minimal tracer has: no signalfd, whose
+ * SIGCHLD would cost two more system calls at each stop. */
+static void tracer_signals(pid_t main_pid)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, ign = {.sa_handler = SIG_IGN};
+	struct sigaction stop = {.sa_handler = on_interrupt}; /* no SA_RESTART: waitid gets EINTR */
 	sigset_t mask;
 
 	setpgid(0, 0);
+	signal_victim = main_pid;
 	sigaction(SIGTTOU, &ign, NULL);
 	sigaction(SIGTTIN, &ign, NULL);
 	sigaction(SIGTSTP, &ign, NULL);
 	sigaction(SIGPIPE, &ign, NULL); /* a closed stderr must not end the tracing (EXITKILL) */
 	sigaction(SIGCHLD, &dfl, NULL); /* an ignored SIGCHLD would hide tracee exits */
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
+	sigaction(SIGHUP, &stop, NULL);
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	return signalfd(-1, &mask, SFD_CLOEXEC);
+	sigprocmask(SIG_UNBLOCK, &mask, NULL);
 }
 
 /* Seize CMD's process and tell it on `report`: "g", or "STAGE ERRNO" (and
  * the tracer ends). Then keep no fd of the caller's (drop_inherited_fds). */
 static void tracer_setup(struct tracer *tr, int report)
 {
-	int keep[3];
+	int keep[2];
 
-	if ((tr->sfd = tracer_signals()) < 0) {
-		dprintf(report, "signalfd %d", errno);
-		_exit(0);
-	}
+	tracer_signals(tr->main_pid);
 	if (ptrace(PTRACE_SEIZE, tr->main_pid, NULL, (void *)(long)FIRST_OPTIONS)) {
 		dprintf(report, "ptrace %d", errno);
 		_exit(0);
@@ -313,22 +326,18 @@ static void tracer_setup(struct tracer *tr, int report)
 	if (write(report, "g", 1) != 1) /* CMD's process waits for this byte */
 		kill(tr->main_pid, SIGKILL);
 	close(report);
-	keep[0] = tr->sfd;
-	keep[1] = tr->exec_gate;
-	keep[2] = tr->s->trace ? fileno(tr->s->trace) : -1;
-	drop_inherited_fds(keep, 3);
+	keep[0] = tr->exec_gate;
+	keep[1] = tr->s->trace ? fileno(tr->s->trace) : -1;
+	drop_inherited_fds(keep, 2);
 	add_task(tr->s, tr->main_pid, true);
 }
 
 /* A signal for the tracer itself: SIGINT, SIGTERM or SIGHUP stops CMD and
- * its children (once); SIGCHLD only woke us. */
+ * its children (once). */
 static void on_tracer_signal(struct tracer *tr)
 {
-	struct signalfd_siginfo si;
-
-	if (read(tr->sfd, &si, sizeof(si)) == sizeof(si) && interrupt_signal((int)si.ssi_signo) &&
-	    !tr->stop_signal) {
-		tr->stop_signal = (int)si.ssi_signo;
+	if (tracer_signal && !tr->stop_signal) {
+		tr->stop_signal = (int)tracer_signal;
 		fprintf(stderr, "kvm-as: interrupted by %s: stopping %s and its children\n",
 			strsignal(tr->stop_signal), tr->cmd);
 		kill_all();
@@ -428,17 +437,18 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, i
 	for (;;) {
 		siginfo_t next = {0};
 
+		on_tracer_signal(&tr);
 		/* Look without reaping: CMD's caller learns of its end only when
 		 * we reap it (or exit), so the report and the summary come first.
 		 * A stop needs no reaping either: resuming the task ends it. */
-		if (waitid(P_ALL, 0, &next, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) < 0) {
+		if (waitid(P_ALL, 0, &next, WEXITED | WSTOPPED | WNOWAIT | __WALL) < 0) {
 			if (errno == EINTR)
 				continue;
 			break; /* ECHILD: every tracee is gone */
 		}
 		if (next.si_pid == 0)
-			on_tracer_signal(&tr);
-		else if (next.si_code == CLD_EXITED || next.si_code == CLD_KILLED ||
+			continue;
+		if (next.si_code == CLD_EXITED || next.si_code == CLD_KILLED ||
 			 next.si_code == CLD_DUMPED)
 			on_task_exit(&tr, &next);
 		else if (next.si_code == CLD_TRAPPED || next.si_code == CLD_STOPPED)
