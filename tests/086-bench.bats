@@ -194,3 +194,28 @@ PY
 	grep -q '^The ptrace floor: ' "$out/bench/report.md"
 	[ -s "$out/bench/setup-vs-size.png" ] && [ -s "$out/bench/touch-vs-size.png" ]
 }
+
+@test "ci/bench/l1-pairs: an unknown argument or a missing program is exit 2 with one line" {
+	run_bench 2 "$REPO_ROOT/ci/bench/l1-pairs" --bogus
+	assert_equal "$stderr" "bench l1-pairs: unknown argument '--bogus' (see --help)"
+	BUILD=$BATS_TEST_TMPDIR/empty run_bench 2 "$REPO_ROOT/ci/bench/l1-pairs" --quick
+	assert_equal "$stderr" "bench l1-pairs: $BATS_TEST_TMPDIR/empty/bench/l1/paired is missing: run make bench"
+}
+
+@test "ci/bench/l1-pairs --quick: kvm-as's pairs in a TCG L1, the floor's ratio against its target (smoke, ~30 s)" {
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+	local kver
+	kver=$(make --no-print-directory -s -C "$REPO_ROOT" images-kernel 2>/dev/null || true)
+	[ -n "$kver" ] && [ -r "$REPO_ROOT/build/images/$kver/initramfs.cpio.gz" ] || skip "no L1 image (make images)"
+	[ -x "$BENCH_BIN/l1/paired" ] && [ -x "$BENCH_BIN/l1/slot-calls" ] || skip "no static bench programs (make bench-progs)"
+	local out=$BATS_TEST_TMPDIR/build
+	mkdir -p "$out/bench/l1"
+	cp "$REPO_ROOT/build/vmm" "$REPO_ROOT/build/guest.elf" "$REPO_ROOT/build/kvm-as" "$out/"
+	cp "$BENCH_BIN/floor-tracer" "$out/bench/" && cp "$BENCH_BIN/l1/paired" "$BENCH_BIN/l1/slot-calls" "$out/bench/l1/"
+	BUILD=$out run_bench 0 "$REPO_ROOT/ci/bench/l1-pairs" --quick
+	assert_output --regexp '\| 1000 memslot calls: floor-tracer \(A\) vs kvm-as none --trace \(B\), 10 pairs \| [0-9.]+ ms \| [0-9.]+ ms \| [0-9.]+x \| [0-9.]+-[0-9.]+x \| at most 1\.30x: (met|missed) \|'
+	assert_output --regexp '\| build/vmm --touch none: plain \(A\) vs under kvm-as none \(B\), 4 pairs \| .* \| reported \|'
+	cmp -s <(printf '%s\n' "$output") "$out/bench/l1-pairs/report.md" || fail "stdout is not report.md"
+	[ ! -e "$out/bench/l1-pairs/payload" ] || fail "the payload directory was left behind"
+	grep -q '^diff' "$out/bench/l1-pairs/kvm-as-floor.paired"
+}

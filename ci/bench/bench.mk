@@ -21,8 +21,15 @@ FLOOR_TRACER := $(BENCH_DIR)/floor-tracer
 FLOOR_SRC := ci/bench/floor-tracer.c vmm/kvm-as/filter.c vmm/kvm-as/kvm_calls.c \
 	vmm/kvm-as/strace_parse.c vmm/hostmodel.c vmm/layout.c
 
+# For ci/bench/l1-pairs (the pairs inside a TCG L1, which has no libc): static builds.
+BENCH_L1_PROGS := $(BENCH_DIR)/l1/paired $(BENCH_DIR)/l1/slot-calls
+
 .PHONY: bench bench-progs
-bench-progs: $(BENCH_PROGS) $(FLOOR_TRACER)
+bench-progs: $(BENCH_PROGS) $(FLOOR_TRACER) $(BENCH_L1_PROGS)
+
+$(BENCH_L1_PROGS): $(BENCH_DIR)/l1/%: ci/bench/%.c ci/bench/bench.mk | $(BUILD)/kvm-as
+	@mkdir -p $(@D)
+	$(KVMAS_CC) $(BENCH_CFLAGS) -static -o $@ $< -lm
 
 $(BENCH_PROGS): $(BENCH_DIR)/%: ci/bench/%.c ci/bench/bench.mk
 	@mkdir -p $(@D)
@@ -33,5 +40,5 @@ $(FLOOR_TRACER): $(FLOOR_SRC) $(wildcard vmm/kvm-as/*.h) vmm/hostmodel.h vmm/lay
 	@mkdir -p $(@D)
 	$(KVMAS_CC) $(CFLAGS_VMM) -Ivmm -Ivmm/kvm-as -static -o $@ $(FLOOR_SRC)
 
-bench: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/kvm-as $(BENCH_PROGS) $(FLOOR_TRACER)
+bench: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/kvm-as $(BENCH_PROGS) $(FLOOR_TRACER) $(BENCH_L1_PROGS)
 	BUILD=$(BUILD) ci/bench/run $(BENCH_ARGS)
