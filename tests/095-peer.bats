@@ -297,7 +297,7 @@ peer_tables() {
 	assert_equal "$stderr" "peer-tests: unknown option '--bogus' (see --help)"
 }
 
-@test "peer-tests: a difference fails (exit 1); explained.tsv explains it only with the native run's exit code and evidence" {
+@test "peer-tests: a difference fails (exit 1); explained.tsv explains it only with its side's exit code and evidence, kvm-as refusing nothing" {
 	local d=$BATS_TEST_TMPDIR/peer
 	peer_tables "$d"
 	export RIG_PEER_EXPLAINED=$BATS_TEST_TMPDIR/explained.tsv
@@ -307,14 +307,26 @@ peer_tables() {
 	assert_line '| amd | alike_test | 0 | 0 | alike |  |'
 	assert_line '| amd | x86_64/odd_test | 254 | 0 | DIFFER |  |'
 	assert_equal "$stderr" "peer-tests: 1 alike, 0 explained, 1 differ, 0 not run in both ($d/table.md)"
-	printf 'amd\tx86_64/odd_test\t254\tx.c:8:\tnot this failure\n' >"$RIG_PEER_EXPLAINED"
+	printf 'amd\tx86_64/odd_test\tnative\t254\tx.c:8:\tnot this failure\n' >"$RIG_PEER_EXPLAINED"
 	run --separate-stderr "$PEER" --rejudge --pairs amd --out "$d"
 	assert_failure 1
 	assert_line '| amd | x86_64/odd_test | 254 | 0 | DIFFER |  |'
-	printf 'amd\tx86_64/odd_test\t254\tx.c:7:\tthe emulator, not the model\n' >"$RIG_PEER_EXPLAINED"
+	printf 'amd\tx86_64/odd_test\tmodel\t254\tx.c:7:\tthe wrong side\n' >"$RIG_PEER_EXPLAINED"
+	run --separate-stderr "$PEER" --rejudge --pairs amd --out "$d"
+	assert_failure 1
+	printf 'amd\tx86_64/odd_test\tnative\t254\tx.c:7:\tthe emulator, not the model\n' >"$RIG_PEER_EXPLAINED"
 	run --separate-stderr "$PEER" --rejudge --pairs amd --out "$d"
 	assert_success
 	assert_line '| amd | x86_64/odd_test | 254 | 0 | explained |  |'
-	assert_line '| amd | x86_64/odd_test | `x86_64/x.c:7: apic == 1` | the emulator, not the model |'
+	assert_line '| amd | x86_64/odd_test | `native: x86_64/x.c:7: apic == 1` | the emulator, not the model |'
 	cmp -s <(printf '%s\n' "$output") "$d/table.md" || fail "stdout is not table.md"
+	# A difference where kvm-as refused a call is never explained away: it names the call.
+	printf 'test\trc\tL1-s\tresult\tsummary\nalike_test\t0\t0.10\tpass\tok\nx86_64/odd_test\t0\t0.20\tpass\tok\n' \
+		>"$d/amd-native.logs/table.tsv"
+	printf 'test\trc\tL1-s\tresult\tsummary\nalike_test\t0\t0.10\tpass\tok\nx86_64/odd_test\t254\t0.20\tfail\tkvm-as: amd-avic: VM 1: KVM_SET_USER_MEMORY_REGION slot 3 refused with EEXIST\n' \
+		>"$d/amd-model.logs/table.tsv"
+	printf 'amd\tx86_64/odd_test\tmodel\t254\tslot 3\tnot when kvm-as refused\n' >"$RIG_PEER_EXPLAINED"
+	run --separate-stderr "$PEER" --rejudge --pairs amd --out "$d"
+	assert_failure 1
+	assert_line '| amd | x86_64/odd_test | 0 | 254 | DIFFER | KVM_SET_USER_MEMORY_REGION slot 3 refused with EEXIST |'
 }
