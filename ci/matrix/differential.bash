@@ -10,10 +10,19 @@
 #   3. in each model cell, the devices the guest found hidden against kvm-as's hazards.
 
 write_differential() {
-	local i cmp h pb m
-	local -a hargs
-	printf 'model_cell\tkernel_cell\trun\tkernel_rc\tmodel_rc\tsame\n' >"$CI_OUT/differential.tsv"
-	ndiff=0
+	{
+		printf 'model_cell\tkernel_cell\trun\tkernel_rc\tmodel_rc\tsame\n'
+		diff_model_runs
+		diff_replays
+		diff_hazards
+	} >"$CI_OUT/differential.tsv"
+	ndiff=$(awk -F'\t' 'NR > 1 && $6 == "NO"' "$CI_OUT/differential.tsv" | wc -l)
+	((ndiff == 0)) || echo "run-matrix: kernel vs model: $ndiff run(s) where kvm-as's model and the kernel disagree (differential.tsv)"
+}
+
+# diff_model_runs: each model cell's runs against the same runs where the kernel has the slot.
+diff_model_runs() {
+	local i cmp
 	for i in "${!CELL[@]}"; do
 		[[ -n ${L1_COMPARE[${C_L[i]}]:-} && ${C_VERDICT[i]} != SKIP ]] || continue
 		for cmp in ${L1_COMPARE[${C_L[i]}]}; do
@@ -28,12 +37,17 @@ write_differential() {
 					if (!(t in krc)) continue
 					printf "%s\t%s\t%s\t%s\t%s\t%s\n", m, k, t, krc[t], mrc[t], (krc[t] == mrc[t]) ? "yes" : "NO"
 				}
-			}' "$CI_OUT/runs.tsv" >>"$CI_OUT/differential.tsv"
+			}' "$CI_OUT/runs.tsv"
 		done
 	done
-	# ... and the strace logs of tests/kvm-as, replayed on each cell's kernel (kvm-as HOST --replay
-	# --kvm in L1) against the same replay without the kernel here: same exit, and kernel and
-	# model agreeing on every call.
+}
+
+# diff_replays: the strace logs of tests/kvm-as, replayed on each cell's kernel (kvm-as HOST
+# --replay --kvm in L1) against the same replay without the kernel here: same exit, and kernel
+# and model agreeing on every call.
+diff_replays() {
+	local i h pb t krc agree mrc same
+	local -a hargs
 	for i in "${!CELL[@]}"; do
 		h=${L1_HOST[${C_L[i]}]:-} pb=${L1_PHYSBITS[${C_L[i]}]:-}
 		[[ -n $h && ${C_VERDICT[i]} != SKIP ]] || continue
@@ -47,14 +61,18 @@ write_differential() {
 				same=NO
 				[[ $krc == "$mrc" && $agree != no ]] && same=yes
 				printf 'kvm-as %s --replay\t%s\treplay %s\t%s\t%s\t%s\n' "${hargs[*]}" "${CELL[i]}" "$t" "$krc" "$mrc" "$same"
-			done >>"$CI_OUT/differential.tsv"
+			done
 	done
-	# ... and the hazards no host reports: in each model cell, the in-kernel devices kvm-as names
-	# hidden by a slot (its "hazard:" lines) against those the guest found hidden (the VMM's -v
-	# "guest devices" line: its LAPIC and IOAPIC reads). Only the hazards of slots the guest ran
-	# with count (a slot of the VMM's -v layout, same number and base): a probe's slot, gone
-	# before the guest starts, hid a device only while it lived. A run whose guest read neither
-	# device (refused, irqchip off, no -v in the cell's vmmargs) gives no row.
+}
+
+# diff_hazards: the hazards no host reports: in each model cell, the in-kernel devices kvm-as
+# names hidden by a slot (its "hazard:" lines) against those the guest found hidden (the VMM's
+# -v "guest devices" line: its LAPIC and IOAPIC reads). Only the hazards of slots the guest ran
+# with count (a slot of the VMM's -v layout, same number and base): a probe's slot, gone before
+# the guest starts, hid a device only while it lived. A run whose guest read neither device
+# (refused, irqchip off, no -v in the cell's vmmargs) gives no row.
+diff_hazards() {
+	local i m
 	for i in "${!CELL[@]}"; do
 		m=${L1_MODEL[${C_L[i]}]:-}
 		[[ -n $m && ${C_VERDICT[i]} != SKIP ]] || continue
@@ -80,7 +98,5 @@ write_differential() {
 				k = hidden(hl, hi)
 				printf "kvm-as %s hazards\t%s\thazards %s\t%s\t%s\t%s\n", m, c, tok, dev, k, dev == k ? "yes" : "NO"
 			}'
-	done >>"$CI_OUT/differential.tsv"
-	ndiff=$(awk -F'\t' 'NR > 1 && $6 == "NO"' "$CI_OUT/differential.tsv" | wc -l)
-	((ndiff == 0)) || echo "run-matrix: kernel vs model: $ndiff run(s) where kvm-as's model and the kernel disagree (differential.tsv)"
+	done
 }
