@@ -6,7 +6,8 @@
 #   make peer-tests   each selftest natively in L1s with the real private slot and under
 #                     kvm-as's matching model in L1s without it; every one must end alike
 #                     (ci/peer/peer-tests: PEER_ARGS="--pairs amd" and the like; table in
-#                     build/peer/table.md). Not part of make test: an hour under Bochs.
+#                     build/peer/table.md). Not part of make test: four L1 boots, two of them
+#                     under Bochs.
 # Running some of them in one L1: ci/peer/selftests-in-l1 --help.
 
 PEER_ARGS ?=
