@@ -137,3 +137,25 @@ shell_files() {
 	run grep -nE 'json_str\(\)|printf .*\\?"[a-z_]+\\?": ' "$REPO_ROOT"/ci/hw/hw-regress "$REPO_ROOT"/ci/hw/*.bash
 	assert_output ""
 }
+
+@test "an L1's address width: --phys-bits outside 36-52 or under Bochs, in in-l1, l1-boot and the matrix's physbits, is exit 2 with one line" {
+	run --separate-stderr "$REPO_ROOT/ci/l1/in-l1" --accel tcg --phys-bits 35 -- build/vmm
+	assert_equal "$status" 2
+	assert_equal "$stderr" "in-l1: --phys-bits must be 36 to 52, not '35'"
+	run --separate-stderr "$REPO_ROOT/ci/l1/in-l1" --accel bochs --phys-bits 36 -- build/vmm
+	assert_equal "$status" 2
+	assert_equal "$stderr" "in-l1: Bochs' CPU models have a fixed address width: --phys-bits needs --accel tcg or kvm"
+	mkdir -p "$BATS_TEST_TMPDIR/image" && touch "$BATS_TEST_TMPDIR/image/vmlinuz" "$BATS_TEST_TMPDIR/image/initramfs.cpio.gz"
+	run --separate-stderr "$REPO_ROOT/ci/l1/l1-boot" --image "$BATS_TEST_TMPDIR/image" --phys-bits 53 "$BATS_TEST_TMPDIR/out"
+	assert_equal "$status" 2
+	assert_equal "$stderr" "l1-boot: --phys-bits must be 36 to 52, not '53'"
+	local cfg=$BATS_TEST_TMPDIR/m.cfg
+	printf '[kernel k]\npackage = linux-image-amd64\n[runs r]\nruns = p1nn-48000\n[l1 w]\naccel = tcg\nvendor = amd\napicv = off\nphysbits = 35\nruns = r\n' >"$cfg"
+	MATRIX=$cfg run --separate-stderr "$REPO_ROOT/ci/matrix/run-matrix" --list
+	assert_equal "$status" 2
+	assert_equal "$stderr" "run-matrix: $cfg: [l1 w]: physbits must be 36 to 52"
+	sed -i 's/^accel = tcg$/accel = bochs/; s/^vendor = amd$/vendor = intel/; s/^physbits = 35$/physbits = 36/' "$cfg"
+	MATRIX=$cfg run --separate-stderr "$REPO_ROOT/ci/matrix/run-matrix" --list
+	assert_equal "$status" 2
+	assert_equal "$stderr" "run-matrix: $cfg: [l1 w]: Bochs' CPU models have a fixed address width: --phys-bits needs --accel tcg or kvm"
+}
