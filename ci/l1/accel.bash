@@ -18,6 +18,7 @@
 #   l1_accel_emulator ACCEL         the emulator's name, for messages: QEMU|Bochs
 #   l1_accel_lacks ACCEL PARAM      why L1's module cannot get PARAM there (empty: no known reason)
 #   l1_accel_phys_bits_missing ACCEL  why L1_PHYS_BITS cannot be given there (empty when it can)
+#   l1_phys_bits_ok N               is N an address width an L1 can have (L1_PHYS_BITS_RANGE)?
 #   l1_bochs_select                 sets L1_BOCHS (the binary) and L1_BOCHS_WHICH (one line naming
 #                                   it, and why when it is the fallback); RIG_BOCHS=FILE overrides
 #   l1_accel_shares_boots ACCEL     should cells that differ only in module parameters share one
@@ -31,6 +32,8 @@ L1_ACCELS="tcg kvm bochs"
 # refuses slots above 2^N - 1 with EINVAL (kvm_arch_prepare_memory_region, kvm_mmu_max_gfn).
 L1_PHYS_BITS=${L1_PHYS_BITS:-}
 export L1_PHYS_BITS
+# QEMU's q35 needs 36 bits: it refuses fewer with L1's memory and PCI windows.
+L1_PHYS_BITS_RANGE="36 to 52"
 L1_BOCHS_IPS=${L1_BOCHS_IPS:-1000000000}
 
 l1_accel_missing() {
@@ -63,6 +66,8 @@ l1_accel_emulator() { if [[ $1 == bochs ]]; then echo Bochs; else echo QEMU; fi;
 # A Bochs boot costs 1.5-3 min, a kvm_intel reload 15-20 s; a TCG or KVM boot ~10 s, and one
 # QEMU per cell keeps the cores busy in parallel.
 l1_accel_shares_boots() { [[ $1 == bochs ]]; }
+
+l1_phys_bits_ok() { [[ $1 =~ ^(3[6-9]|4[0-9]|5[0-2])$ ]]; }
 
 l1_accel_phys_bits_missing() {
 	case $1 in
