@@ -184,6 +184,11 @@ static const char *apic_problem(const struct sr_options *opt, const struct sr_ou
 	return NULL;
 }
 
+static const char *device_state(bool read, bool plausible)
+{
+	return !read ? "unread" : plausible ? "reachable" : "hidden";
+}
+
 /* What the guest found at its device pages (RAM over a page hides the device, and no
  * ioctl says so): one line under -v, which the matrix holds against kvm-as's hazards. */
 static void say_devices(const struct sr_outcome *out)
@@ -191,12 +196,8 @@ static void say_devices(const struct sr_outcome *out)
 	if (!out->have_lapic && !out->have_ioapic)
 		return;
 	sr_info("guest devices: LAPIC %s, IOAPIC %s",
-		!out->have_lapic			       ? "unread"
-		: sr_lapic_version_plausible(out->lapic_version) ? "reachable"
-								 : "hidden",
-		!out->have_ioapic				 ? "unread"
-		: sr_ioapic_version_plausible(out->ioapic_version) ? "reachable"
-								   : "hidden");
+		device_state(out->have_lapic, sr_lapic_version_plausible(out->lapic_version)),
+		device_state(out->have_ioapic, sr_ioapic_version_plausible(out->ioapic_version)));
 }
 
 /* The verdict: what happened, and what the guest said, to one exit code. */

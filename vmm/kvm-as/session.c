@@ -158,11 +158,12 @@ static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending 
 	const struct kc_call *c = &p->call;
 	const struct hm_verdict *hv = &p->v[s->host_index];
 	FILE *f = s->trace;
-
-	long long sec = (long long)p->time, usec = (long long)((p->time - (double)sec) * 1e6 + 0.5);
+	long long sec, usec;
 
 	if (f == NULL)
 		return;
+	sec = (long long)p->time;
+	usec = (long long)((p->time - (double)sec) * 1e6 + 0.5);
 	if (usec >= 1000000)
 		sec++, usec -= 1000000;
 	/* Integers: a %f conversion costs more than the rest of the line. */

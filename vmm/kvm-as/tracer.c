@@ -171,7 +171,8 @@ static bool on_seccomp(struct ks_session *s, struct task *t)
 	if (k->kind == KC_MODEL && ks_lookup(s, t->tgid, call.fd) == NULL && is_vm_fd(t->pid, call.fd))
 		ks_adopt(s, t->tgid, call.fd);
 	ks_begin(s, t->tgid, &call, &t->pending);
-	t->pending.time = now();
+	if (s->trace)
+		t->pending.time = now(); /* the trace line's; nothing else reads it */
 	t->in_call = true;
 	if (!t->pending.refuse)
 		return true;
@@ -446,8 +447,6 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, i
 				continue;
 			break; /* ECHILD: every tracee is gone */
 		}
-		if (next.si_pid == 0)
-			continue;
 		if (next.si_code == CLD_EXITED || next.si_code == CLD_KILLED ||
 			 next.si_code == CLD_DUMPED)
 			on_task_exit(&tr, &next);
