@@ -62,3 +62,12 @@ endif
 .PHONY: images-kernel
 images-kernel:
 	@echo $(KERNEL)
+
+# The kernel of the tools and tests that boot ONE L1 (ci/peer, ci/bochs/prove-patches, the
+# Intel smoke and yama suites): the newest 6.12 in /boot (it boots faster under Bochs, and the
+# selftests come from its source), else KERNEL. Looked up only when asked.
+RIG_L1_KERNEL = $(shell find $(RIG_BOOT) -maxdepth 1 -name 'vmlinuz-6.12.*' -printf '%f\n' 2>/dev/null | \
+	sed 's/^vmlinuz-//' | sort -V | tail -n 1)
+.PHONY: l1-kernel
+l1-kernel:
+	@echo $(or $(RIG_L1_KERNEL),$(KERNEL))

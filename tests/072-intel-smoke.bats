@@ -16,8 +16,7 @@ SMOKE_RUNS="s1na-1200000 s1na-11ff000 p1na-6882000-i3"
 setup_file() {
 	export BATS_TEST_TIMEOUT=900
 	export SMOKE_OUT=$NESTED_ROOT/build/intel-smoke
-	NESTED_KVER=$(find /boot -maxdepth 1 -name 'vmlinuz-6.12.*' -printf '%f\n' 2>/dev/null | sed 's/^vmlinuz-//' | sort -V | tail -n 1)
-	[ -n "$NESTED_KVER" ] || NESTED_KVER=$(make --no-print-directory -s -C "$NESTED_ROOT" images-kernel 2>/dev/null)
+	NESTED_KVER=$(make --no-print-directory -s -C "$NESTED_ROOT" l1-kernel 2>/dev/null)
 	export NESTED_KVER
 	[ -z "$(intel_missing)" ] || return 0
 	make --no-print-directory -s -C "$NESTED_ROOT" images IMAGE_KERNELS="$NESTED_KVER" >"$BATS_FILE_TMPDIR/make.log" 2>&1 || {

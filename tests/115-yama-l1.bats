@@ -17,8 +17,7 @@ setup_file() {
 	export BATS_TEST_TIMEOUT=600
 	export YAMA_OUT=$REPO_ROOT/build/yama-l1 YAMA_SKIP=''
 	local kver qemu
-	kver=$(find /boot -maxdepth 1 -name 'vmlinuz-6.12.*' -printf '%f\n' 2>/dev/null | sed 's/^vmlinuz-//' | sort -V | tail -n 1)
-	[ -n "$kver" ] || kver=$(make --no-print-directory -s -C "$REPO_ROOT" images-kernel 2>/dev/null) || kver=''
+	kver=$(make --no-print-directory -s -C "$REPO_ROOT" l1-kernel 2>/dev/null) || kver=''
 	export YAMA_KVER=$kver
 	YAMA_SKIP=$(l1_missing "$kver")
 	if [ -z "$YAMA_SKIP" ] && [ -r "/boot/config-$kver" ] && ! grep -qx 'CONFIG_SECURITY_YAMA=y' "/boot/config-$kver"; then
