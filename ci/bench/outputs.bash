@@ -187,7 +187,7 @@ row() { # NAME LABEL [CHECK] [REF]
 	echo "options and start-up, stops at each memslot call's entry and exit and only resumes it (no registers"
 	echo "read, no decoding, no trace): what any ptrace-based tracer pays here. kvm-as none --trace against it"
 	echo "is kvm-as per traced call over that floor ($FLOOR_PAIRS interleaved pairs of 1000-call runs, start-up"
-	echo "included; target ≤ 1.30x)."
+	echo "included; target ≤ ${FLOOR_TARGET}x)."
 	echo "kvm-as none on the ~12 ms VMM run is reported, not gated: so short a run's ratio is set by how this"
 	echo "host's idle CPUs wait for each stop's wake-up (the cpuidle note above), not by kvm-as."
 	echo
