@@ -55,7 +55,7 @@ KVMAS_SRC := $(wildcard vmm/kvm-as/*.c) vmm/hostmodel.c vmm/layout.c
 KVMAS_HDR := $(wildcard vmm/kvm-as/*.h) vmm/hostmodel.h vmm/layout.h
 # Its pure parts, linked into the unit tests.
 KVMAS_PURE := vmm/kvm-as/strace_parse.c vmm/kvm-as/kvm_calls.c vmm/kvm-as/session.c vmm/kvm-as/usage.c \
-	vmm/kvm-as/diagnose.c vmm/kvm-as/args.c vmm/kvm-as/sweep.c
+	vmm/kvm-as/diagnose.c vmm/kvm-as/args.c vmm/kvm-as/sweep.c vmm/kvm-as/textbuf.c
 MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
 ifneq ($(MUSL_GCC),)
 # musl-gcc sees musl's headers only: the kernel's uapi headers, linked in from the system.

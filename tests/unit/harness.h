@@ -35,6 +35,7 @@ UNIT_TABLE(session);
 UNIT_TABLE(help);
 UNIT_TABLE(diagnose);
 UNIT_TABLE(cli);
+UNIT_TABLE(textbuf);
 
 static inline void check_(bool ok, const char *file, int line, const char *expr, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));

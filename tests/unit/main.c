@@ -43,6 +43,7 @@ int main(void)
 	run_tests(help_tests, help_test_count);
 	run_tests(diagnose_tests, diagnose_test_count);
 	run_tests(cli_tests, cli_test_count);
+	run_tests(textbuf_tests, textbuf_test_count);
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

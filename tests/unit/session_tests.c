@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "session.h"
@@ -18,7 +20,7 @@ static void test_session(void)
 	struct ks_pending p;
 	struct kc_call c = {0};
 
-	ks_init(&s, hm_model_find("intel"), NULL);
+	ks_init(&s, hm_model_find("intel"), -1);
 	c.ioctl = kc_by_name("KVM_CREATE_VM", strlen("KVM_CREATE_VM"));
 	c.fd = 3;
 	ks_begin(&s, 100, &c, &p);
@@ -62,7 +64,7 @@ static void test_session_user_overlap(void)
 	struct ks_pending p;
 	struct kc_call c = {0};
 
-	ks_init(&s, hm_model_find("intel"), NULL);
+	ks_init(&s, hm_model_find("intel"), -1);
 	c.ioctl = kc_by_name("KVM_CREATE_VM", strlen("KVM_CREATE_VM"));
 	c.fd = 3;
 	ks_begin(&s, 100, &c, &p);
@@ -111,6 +113,14 @@ static void new_vm(struct ks_session *s, struct ks_pending *p)
 	ks_end(s, 100, 100, p, 4);
 }
 
+/* What a memfd holds, as a string. */
+static void read_back(int fd, char *buf, size_t size)
+{
+	ssize_t n = pread(fd, buf, size - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+}
+
 /* A hazard: the call goes through (no --strict), the host model names each
  * hidden device once per VM (slot, range, device, way out), the trace line
  * has its "hazard" field, the summary its line; per VM, the width it needs. */
@@ -118,13 +128,14 @@ static void test_session_hazards(void)
 {
 	struct ks_session s;
 	struct ks_pending p;
-	char *said = NULL, *trace = NULL, *summary = NULL;
-	size_t n1 = 0, n2 = 0, n3 = 0;
-	FILE *out = open_memstream(&said, &n1), *tf = open_memstream(&trace, &n2);
+	char *said = NULL, *summary = NULL, trace[8192];
+	size_t n1 = 0, n3 = 0;
+	FILE *out = open_memstream(&said, &n1), *sf = open_memstream(&summary, &n3);
+	int tf = memfd_create("trace", MFD_CLOEXEC); /* in memory: no file */
 
-	if (out == NULL || tf == NULL)
+	if (out == NULL || sf == NULL || tf < 0)
 		abort();
-	ks_init(&s, hm_model_find("none"), tf);
+	ks_init(&s, hm_model_find("none"), dup(tf));
 	new_vm(&s, &p);
 	call(&s, &p, "KVM_CREATE_IRQCHIP", (struct hm_event){.call = HM_CREATE_IRQCHIP}, 0, out);
 	call(&s, &p, "KVM_CREATE_VCPU", (struct hm_event){.call = HM_CREATE_VCPU}, 5, out);
@@ -142,26 +153,21 @@ static void test_session_hazards(void)
 	CHECK_HAS(said, "intel, intel-noug, amd-avic refuse it with EEXIST instead", "who refuses it");
 	CHECK(strstr(said, "slot 18") == NULL, "no second line for the IOAPIC: %s", said);
 	CHECK(strstr(said, "refused") == NULL, "nothing refused");
-	fflush(tf);
+	ks_finish(&s, sf); /* the rest of the trace, then the summary */
+	fclose(sf);
+	read_back(tf, trace, sizeof(trace));
 	CHECK_HAS(trace, "\"call\":\"KVM_SET_USER_MEMORY_REGION slot 17 [0xfec00000-0xffffffff] size 0x1400000 flags 0x0\"", "the call's description");
 	CHECK_HAS(trace, "\"hazard\":[{\"device\":\"lapic\",\"base\":\"0xfee00000\",\"last\":\"0xfee00fff\",\"slot\":17,\"models\":[\"none\"]},{\"device\":\"ioapic\",\"base\":\"0xfec00000\",\"last\":\"0xfec00fff\",\"slot\":17,\"models\":[\"none\"]}]", "the hazard field: intel, intel-noug and amd-avic refuse the slot");
 	CHECK_HAS(trace, "\"hazard\":[{\"device\":\"ioapic\",\"base\":\"0xfec00000\",\"last\":\"0xfec00fff\",\"slot\":18,\"models\":[\"intel\",\"intel-noug\",\"amd-avic\",\"none\"]}]", "slot 18: every model");
 	CHECK_HAS(trace, "\"ioctl\":\"KVM_CREATE_IRQCHIP\",\"call\":\"KVM_CREATE_IRQCHIP\"", "every model call is described");
-	s.trace = NULL;
-	fclose(tf);
-	FILE *sf = open_memstream(&summary, &n3);
-	if (sf == NULL)
-		abort();
-	ks_summary(&s, sf);
-	fclose(sf);
 	CHECK_HAS(summary, "kvm-as: summary: none       would refuse nothing", "none refuses nothing");
 	CHECK_HAS(summary, "kvm-as: summary: none       hazard: VM 1: KVM_SET_USER_MEMORY_REGION slot 17 [0xfec00000-0xffffffff] size 0x1400000 flags 0x0: hides the LAPIC page [0xfee00000-0xfee00fff] and the IOAPIC page [0xfec00000-0xfec00fff]", "none's hazard");
 	CHECK_HAS(summary, "kvm-as: summary: intel      hazard: VM 1: KVM_SET_USER_MEMORY_REGION slot 18 [0xfec00000-0xfec00fff] size 0x1000 flags 0x0: hides the IOAPIC page", "intel's");
 	CHECK_HAS(summary, "kvm-as: summary: intel        VM 1: KVM_SET_USER_MEMORY_REGION slot 17", "intel refuses slot 17");
 	CHECK_HAS(summary, "kvm-as: summary: VM 1 needs 32 bits (MAXPHYADDR; highest slot byte 0xffffffff): fails on hosts with fewer", "the width");
 	fclose(out);
+	close(tf);
 	free(said);
-	free(trace);
 	free(summary);
 	ks_free(&s);
 }
@@ -178,7 +184,7 @@ static void test_session_strict_and_width(void)
 
 	if (out == NULL)
 		abort();
-	ks_init(&s, hm_model_find("none"), NULL);
+	ks_init(&s, hm_model_find("none"), -1);
 	s.ctx = HM_LIVE_KERNEL | HM_STRICT;
 	s.phys_bits = 36;
 	new_vm(&s, &p);
@@ -217,7 +223,92 @@ static void test_session_strict_and_width(void)
 	}
 }
 
+/* The trace buffer: lines built in place, written as the buffer fills, all
+ * of them in order and whole at the end; a write that fails is said once on
+ * stderr and the trace stops, the session goes on. */
+static void test_session_trace_buffer(void)
+{
+	static struct ks_session s; /* with its 64 KiB buffer */
+	struct ks_pending p;
+	static char got[1 << 20];
+	int tf = memfd_create("trace", MFD_CLOEXEC), pipe_fds[2], err_pipe[2], saved_err;
+	unsigned lines = 0, calls = 2000, in_order = 1;
+	char said[512], *at;
+	ssize_t n;
+
+	if (tf < 0 || pipe(pipe_fds) || pipe(err_pipe))
+		abort();
+	ks_init(&s, hm_model_find("none"), dup(tf));
+	new_vm(&s, &p);
+	for (unsigned i = 0; i < calls; i++)
+		call(&s, &p, REGION, (struct hm_event){HM_SET_SLOT, i, 0, 0x100000, i % 2 ? 0 : 0x1000}, 0, NULL);
+	CHECK(s.trace.len < sizeof(s.trace.buf), "the buffer went out as it filled");
+	ks_free(&s); /* writes the rest */
+	read_back(tf, got, sizeof(got));
+	for (at = got; (at = strchr(at, '\n')) != NULL; at++)
+		lines++;
+	CHECK_EQ(lines, calls + 1, "every call's line, KVM_CREATE_VM's included");
+	for (unsigned i = 0; i < calls && in_order; i += 97) {
+		char want[64];
+		snprintf(want, sizeof(want), "\"slot\":%u,", i);
+		in_order = strstr(got, want) != NULL;
+	}
+	CHECK(in_order, "the slots' lines are there");
+	CHECK(got[strlen(got) - 1] == '\n', "the last line is whole");
+	close(tf);
+
+	/* the read end of a pipe: every write fails (EBADF) */
+	saved_err = dup(STDERR_FILENO);
+	dup2(err_pipe[1], STDERR_FILENO);
+	ks_init(&s, hm_model_find("none"), pipe_fds[0]);
+	new_vm(&s, &p);
+	for (unsigned i = 0; i < calls; i++)
+		call(&s, &p, REGION, (struct hm_event){HM_SET_SLOT, i, 0, 0x100000, i % 2 ? 0 : 0x1000}, 0, NULL);
+	CHECK(s.trace.failed, "the write failed");
+	ks_free(&s);
+	fflush(stderr);
+	dup2(saved_err, STDERR_FILENO);
+	close(saved_err);
+	close(err_pipe[1]);
+	n = read(err_pipe[0], said, sizeof(said) - 1);
+	said[n > 0 ? n : 0] = '\0';
+	close(err_pipe[0]);
+	close(pipe_fds[1]);
+	CHECK_HAS(said, "kvm-as: --trace: cannot write the trace: Bad file descriptor; it stops here\n", "said");
+	CHECK(strchr(said, '\n') == said + strlen(said) - 1, "once: %s", said);
+}
+
+/* The --trace line quotes kvm-as's own names as they are (tb_json_name):
+ * each of them must hold nothing JSON escapes. */
+static void test_trace_names_plain(void)
+{
+	struct hm_vm vm;
+	struct hm_event far = {HM_SET_SLOT, 1, 0, 1ULL << 40, 0x1000};
+	struct hm_verdict v;
+
+	for (unsigned m = 0; m < hm_model_count; m++)
+		CHECK(tb_json_plain(hm_models[m].name), "model %s", hm_models[m].name);
+	for (unsigned d = 0; d < HM_DEVICE_COUNT; d++)
+		CHECK(tb_json_plain(hm_devices[d].key) && tb_json_plain(hm_devices[d].what), "device %s",
+		      hm_devices[d].key);
+	for (unsigned p = 0; p < HM_PRIVATE_COUNT; p++)
+		CHECK(tb_json_plain(hm_privates[p].what), "private slot %s", hm_privates[p].what);
+	for (unsigned i = 0; i < kc_ioctl_count; i++)
+		CHECK(tb_json_plain(kc_ioctls[i].name), "ioctl %s", kc_ioctls[i].name);
+	for (int e = 0; e < 4096; e++)
+		CHECK(kc_errno_name(e) == NULL || tb_json_plain(kc_errno_name(e)), "errno %d", e);
+	for (int c = HM_CREATE; c <= HM_NOT_SLOT; c++)
+		CHECK(tb_json_plain(hm_change_name((enum hm_change)c)), "change %d", c);
+	hm_vm_init(&vm, &hm_models[0]);
+	vm.phys_bits = 36;
+	v = hm_judge(&vm, &far);
+	CHECK_EQ(v.answer, HM_REFUSE_WIDTH, "a slot beyond 36 bits");
+	CHECK(tb_json_plain(v.priv.what), "what it hits: %s", v.priv.what);
+}
+
 const struct unit_test session_tests[] = {
+	{"session_trace_names_plain", test_trace_names_plain},
+	{"session_trace_buffer", test_session_trace_buffer},
 	{"kvm_as_session", test_session},
 	{"kvm_as_session_user_overlap", test_session_user_overlap},
 	{"kvm_as_session_hazards", test_session_hazards},

@@ -80,31 +80,49 @@ static bool decode_slot(struct kc_call *c, uint64_t arg, kc_reader read, void *c
 	return true;
 }
 
-static void describe_slot(const struct kc_call *c, char *buf, size_t size)
+/* "KVM_SET_USER_MEMORY_REGION slot 17 [0xa0000-0xbffff] size 0x20000 flags 0x0",
+ * or "... slot 17 delete". */
+static void describe_slot(const struct kc_call *c, struct tbuf *b)
 {
 	const struct hm_event *e = &c->ev;
 
-	if (e->size == 0)
-		snprintf(buf, size, "%s slot %u delete", c->ioctl->name, e->slot);
-	else
-		snprintf(buf, size, "%s slot %u [0x%llx-0x%llx] size 0x%llx flags 0x%x", c->ioctl->name,
-			 e->slot, (unsigned long long)e->gpa, (unsigned long long)(e->gpa + e->size - 1),
-			 (unsigned long long)e->size, e->flags);
+	tb_str(b, c->ioctl->name);
+	tb_str(b, " slot ");
+	tb_uint(b, e->slot);
+	if (e->size == 0) {
+		tb_str(b, " delete");
+		return;
+	}
+	tb_str(b, " [");
+	tb_hex(b, e->gpa);
+	tb_char(b, '-');
+	tb_hex(b, e->gpa + e->size - 1);
+	tb_str(b, "] size ");
+	tb_hex(b, e->size);
+	tb_str(b, " flags ");
+	tb_hex(b, e->flags);
 }
 
-static void json_hex(FILE *f, const char *key, uint64_t v)
+static void json_hex(struct tbuf *b, const char *key, uint64_t v)
 {
-	fprintf(f, ",\"%s\":\"0x%llx\"", key, (unsigned long long)v);
+	tb_json_key(b, key);
+	tb_char(b, '"');
+	tb_hex(b, v);
+	tb_char(b, '"');
 }
 
-static void trace_slot(const struct kc_call *c, const struct hm_verdict *v, FILE *f)
+static void trace_slot(const struct kc_call *c, const struct hm_verdict *v, struct tbuf *b)
 {
-	fprintf(f, ",\"slot\":%u,\"flags\":%u", c->ev.slot, c->ev.flags);
-	json_hex(f, "gpa", c->ev.gpa);
-	json_hex(f, "size", c->ev.size);
+	tb_json_key(b, "slot");
+	tb_uint(b, c->ev.slot);
+	tb_json_key(b, "flags");
+	tb_uint(b, c->ev.flags);
+	json_hex(b, "gpa", c->ev.gpa);
+	json_hex(b, "size", c->ev.size);
 	if (c->ev.size)
-		json_hex(f, "last", c->ev.gpa + c->ev.size - 1);
-	fprintf(f, ",\"change\":\"%s\"", hm_change_name(v->change));
+		json_hex(b, "last", c->ev.gpa + c->ev.size - 1);
+	tb_json_key(b, "change");
+	tb_json_name(b, hm_change_name(v->change));
 }
 
 static const char *parse_slot(const char *arg, struct kc_call *c, bool *arg_known)
@@ -138,9 +156,11 @@ static int replay_slot(int vm_fd, const struct kc_call *c, uint64_t uaddr)
 }
 
 /* KVM_CREATE_VM and KVM_CREATE_VCPU: an immediate (machine type, vCPU id). */
-static void describe_vcpu(const struct kc_call *c, char *buf, size_t size)
+static void describe_vcpu(const struct kc_call *c, struct tbuf *b)
 {
-	snprintf(buf, size, "%s %llu", c->ioctl->name, (unsigned long long)c->arg);
+	tb_str(b, c->ioctl->name);
+	tb_char(b, ' ');
+	tb_uint(b, c->arg);
 }
 
 static const char *parse_immediate(const char *arg, struct kc_call *c, bool *arg_known)
@@ -183,16 +203,20 @@ static bool decode_cap(struct kc_call *c, uint64_t arg, kc_reader read, void *ct
 	return true;
 }
 
-static void describe_cap(const struct kc_call *c, char *buf, size_t size)
+static void describe_cap(const struct kc_call *c, struct tbuf *b)
 {
-	snprintf(buf, size, "%s cap %u%s", c->ioctl->name, c->cap,
-		 c->modelled ? " (KVM_CAP_SPLIT_IRQCHIP)" : "");
+	tb_str(b, c->ioctl->name);
+	tb_str(b, " cap ");
+	tb_uint(b, c->cap);
+	if (c->modelled)
+		tb_str(b, " (KVM_CAP_SPLIT_IRQCHIP)");
 }
 
-static void trace_cap(const struct kc_call *c, const struct hm_verdict *v, FILE *f)
+static void trace_cap(const struct kc_call *c, const struct hm_verdict *v, struct tbuf *b)
 {
 	(void)v;
-	fprintf(f, ",\"cap\":%u", c->cap);
+	tb_json_key(b, "cap");
+	tb_uint(b, c->cap);
 }
 
 static const char *parse_cap(const char *arg, struct kc_call *c, bool *arg_known)
@@ -235,15 +259,17 @@ static bool decode_identity_map(struct kc_call *c, uint64_t arg, kc_reader read,
 	return read(ctx, arg, &c->ev.gpa, sizeof(c->ev.gpa)) == 0;
 }
 
-static void describe_gpa(const struct kc_call *c, char *buf, size_t size)
+static void describe_gpa(const struct kc_call *c, struct tbuf *b)
 {
-	snprintf(buf, size, "%s 0x%llx", c->ioctl->name, (unsigned long long)c->ev.gpa);
+	tb_str(b, c->ioctl->name);
+	tb_char(b, ' ');
+	tb_hex(b, c->ev.gpa);
 }
 
-static void trace_gpa(const struct kc_call *c, const struct hm_verdict *v, FILE *f)
+static void trace_gpa(const struct kc_call *c, const struct hm_verdict *v, struct tbuf *b)
 {
 	(void)v;
-	json_hex(f, "gpa", c->ev.gpa);
+	json_hex(b, "gpa", c->ev.gpa);
 }
 
 static const char *parse_tss(const char *arg, struct kc_call *c, bool *arg_known)
@@ -322,18 +348,26 @@ bool kc_decode(const struct kc_ioctl *k, int fd, uint64_t arg, kc_reader read, v
 	return k->decode == NULL || k->decode(out, arg, read, ctx);
 }
 
-void kc_describe(const struct kc_call *c, char *buf, size_t size)
+void kc_describe_to(const struct kc_call *c, struct tbuf *b)
 {
 	if (c->ioctl->describe)
-		c->ioctl->describe(c, buf, size);
+		c->ioctl->describe(c, b);
 	else
-		snprintf(buf, size, "%s", c->ioctl->name);
+		tb_str(b, c->ioctl->name);
 }
 
-void kc_trace_fields(const struct kc_call *c, const struct hm_verdict *v, FILE *f)
+void kc_describe(const struct kc_call *c, char *buf, size_t size)
+{
+	struct tbuf b;
+
+	tb_init(&b, buf, size);
+	kc_describe_to(c, &b);
+}
+
+void kc_trace_fields(const struct kc_call *c, const struct hm_verdict *v, struct tbuf *b)
 {
 	if (c->ioctl->trace)
-		c->ioctl->trace(c, v, f);
+		c->ioctl->trace(c, v, b);
 }
 
 void kc_explain(const struct kc_call *c, const struct hm_verdict *v, char *buf, size_t size)

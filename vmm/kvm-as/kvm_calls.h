@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "hostmodel.h"
+#include "textbuf.h"
 
 enum kc_kind { KC_CREATE_VM, KC_MODEL };
 
@@ -32,10 +33,10 @@ struct kc_ioctl {
 	 * the tracee). False when it cannot be read. */
 	bool (*decode)(struct kc_call *c, uint64_t arg, kc_reader read, void *ctx);
 	/* The whole line of kc_describe, the name included. */
-	void (*describe)(const struct kc_call *c, char *buf, size_t size);
+	void (*describe)(const struct kc_call *c, struct tbuf *b);
 	/* The call's own fields of a --trace JSON line (each ",\"key\":value");
 	 * `v` is the host model's verdict. */
-	void (*trace)(const struct kc_call *c, const struct hm_verdict *v, FILE *f);
+	void (*trace)(const struct kc_call *c, const struct hm_verdict *v, struct tbuf *b);
 	/* strace's text of the argument (after "REQUEST, "): NULL, or what is
 	 * wrong with it. Clears *arg_known (and c->modelled where the model
 	 * cannot follow) when strace printed only a pointer. */
@@ -75,9 +76,10 @@ bool kc_decode(const struct kc_ioctl *k, int fd, uint64_t arg, kc_reader read, v
 
 /* One line describing the call: "KVM_SET_USER_MEMORY_REGION slot 17 [a-b]". */
 void kc_describe(const struct kc_call *c, char *buf, size_t size);
+void kc_describe_to(const struct kc_call *c, struct tbuf *b);
 
 /* The call's own fields of a --trace line. */
-void kc_trace_fields(const struct kc_call *c, const struct hm_verdict *v, FILE *f);
+void kc_trace_fields(const struct kc_call *c, const struct hm_verdict *v, struct tbuf *b);
 
 /* Why `v` refuses `c` and the way out, one sentence; for HM_ALLOW, its first
  * hazard (what --strict refuses), or empty. */

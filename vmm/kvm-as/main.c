@@ -1,5 +1,6 @@
 /* kvm-as: run any VMM as if on another class of KVM host, or judge a strace
  * log of one. See docs/kvm-as.md. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ int main(int argc, char **argv)
 {
 	struct ka_args a;
 	struct ks_session s;
-	FILE *trace = NULL;
+	int trace = -1;
 	char err[300];
 	unsigned phys_bits;
 	int rc;
@@ -53,20 +54,16 @@ int main(int argc, char **argv)
 		return kr_replay(a.host, a.replay_path, a.on_kvm, a.strict, phys_bits);
 	if (a.sweep)
 		return ksw_sweep(&a, phys_bits);
-	if (a.trace_path && (trace = fopen(a.trace_path, "we")) == NULL) {
+	if (a.trace_path &&
+	    (trace = open(a.trace_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
 		fprintf(stderr, "kvm-as: --trace %s: cannot create the file (see kvm-as --help)\n",
 			a.trace_path);
 		return KA_EXIT_USAGE;
 	}
-	/* A line is ~350 bytes: stdio's own buffer (musl: 1 KiB) would write every third call. */
-	if (trace)
-		setvbuf(trace, NULL, _IOFBF, 1 << 16);
 	ks_init(&s, a.host, trace);
 	s.ctx = HM_LIVE_KERNEL | (a.strict ? HM_STRICT : 0);
 	s.phys_bits = phys_bits;
 	rc = kt_run(&s, a.cmd); /* returns only when tracing could not start */
-	if (trace)
-		fclose(trace);
 	ks_free(&s);
 	return rc;
 }

@@ -1,8 +1,10 @@
 #include "session.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ka_exit.h"
 
@@ -12,18 +14,52 @@ static void out_of_memory(void)
 	exit(KA_EXIT_CANNOT_TRACE);
 }
 
-void ks_init(struct ks_session *s, const struct hm_model *host, FILE *trace)
+void ks_init(struct ks_session *s, const struct hm_model *host, int trace_fd)
 {
-	memset(s, 0, sizeof(*s));
+	memset(s, 0, offsetof(struct ks_session, trace));
 	s->host = host;
 	s->host_index = (unsigned)(host - hm_models);
-	s->trace = trace;
+	s->trace.fd = trace_fd;
+	s->trace.failed = false;
+	s->trace.len = 0;
+	s->trace.flushed_ns = 0;
 	s->ctx = HM_LIVE_KERNEL;
 	s->phys_bits = SR_PHYS_BITS_MAX;
 }
 
+/* Write what the buffer holds. A failed write (a full disk) is said once;
+ * the trace stops there, the command goes on. */
+static void trace_flush(struct ks_trace *t)
+{
+	size_t done = 0;
+
+	while (done < t->len && !t->failed) {
+		ssize_t n = write(t->fd, t->buf + done, t->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "kvm-as: --trace: cannot write the trace: %s; it stops here\n",
+				n < 0 ? strerror(errno) : "nothing written");
+			t->failed = true;
+		} else {
+			done += (size_t)n;
+		}
+	}
+	t->len = 0;
+}
+
+static void trace_close(struct ks_trace *t)
+{
+	if (t->fd < 0)
+		return;
+	trace_flush(t);
+	close(t->fd);
+	t->fd = -1;
+}
+
 void ks_free(struct ks_session *s)
 {
+	trace_close(&s->trace);
 	for (unsigned i = 0; i < s->vm_count; i++)
 		free(s->vms[i]);
 	free(s->vms);
@@ -126,11 +162,11 @@ void ks_begin(struct ks_session *s, pid_t tgid, const struct kc_call *c, struct 
 /* The device pages a call that took effect hides, and under which models:
  * null, or [{"device":"ioapic","base":...,"last":...,"slot":N,"models":[...]}]. */
 static void trace_hazards(const struct ks_session *s, const struct ks_pending *p, long result,
-			  FILE *f)
+			  struct tbuf *b)
 {
 	unsigned n = 0;
 
-	fputs(",\"hazard\":", f);
+	tb_json_key(b, "hazard");
 	for (int d = 0; d < HM_DEVICE_COUNT && result >= 0; d++) {
 		const struct hm_range *dev = &hm_devices[d];
 		const struct hm_user_slot *by = NULL;
@@ -141,71 +177,101 @@ static void trace_hazards(const struct ks_session *s, const struct ks_pending *p
 				by = &p->v[m].hidden_by[d];
 		if (by == NULL)
 			continue;
-		fprintf(f, "%s{\"device\":\"%s\",\"base\":\"0x%llx\",\"last\":\"0x%llx\",\"slot\":%u,\"models\":[",
-			n++ ? "," : "[", dev->key, (unsigned long long)dev->gpa,
-			(unsigned long long)(dev->gpa + dev->size - 1), by->slot);
+		tb_str(b, n++ ? ",{\"device\":" : "[{\"device\":");
+		tb_json_name(b, dev->key);
+		tb_str(b, ",\"base\":\"");
+		tb_hex(b, dev->gpa);
+		tb_str(b, "\",\"last\":\"");
+		tb_hex(b, dev->gpa + dev->size - 1);
+		tb_str(b, "\",\"slot\":");
+		tb_uint(b, by->slot);
+		tb_str(b, ",\"models\":[");
 		for (unsigned m = 0; m < hm_model_count; m++)
-			if ((p->v[m].hazards & (1u << d)) && !hm_refused(&p->v[m], s->ctx))
-				fprintf(f, "%s\"%s\"", k++ ? "," : "", hm_models[m].name);
-		fputs("]}", f);
+			if ((p->v[m].hazards & (1u << d)) && !hm_refused(&p->v[m], s->ctx)) {
+				if (k++)
+					tb_char(b, ',');
+				tb_json_name(b, hm_models[m].name);
+			}
+		tb_str(b, "]}");
 	}
-	fputs(n ? "]" : "null", f);
+	tb_str(b, n ? "]" : "null");
 }
 
+/* One JSON line per call (docs/kvm-as.md), built without printf: it is the
+ * one thing a traced call costs beyond the tracer's stops. */
 static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending *p, long result,
 		       unsigned vm_id)
 {
 	const struct kc_call *c = &p->call;
 	const struct hm_verdict *hv = &p->v[s->host_index];
-	FILE *f = s->trace;
-	long long sec, usec;
+	struct ks_trace *t = &s->trace;
+	struct tbuf b;
 
-	if (f == NULL)
+	if (t->fd < 0 || t->failed)
 		return;
-	sec = (long long)p->time;
-	usec = (long long)((p->time - (double)sec) * 1e6 + 0.5);
-	if (usec >= 1000000)
-		sec++, usec -= 1000000;
-	/* Integers: a %f conversion costs more than the rest of the line. */
-	fprintf(f, "{\"time\":%lld.%06lld,\"pid\":%d,\"vm\":", sec, usec, (int)pid);
+	if (sizeof(t->buf) - t->len < KS_TRACE_LINE_MAX)
+		trace_flush(t);
+	tb_init(&b, t->buf + t->len, sizeof(t->buf) - t->len); /* in place: no copy */
+	tb_str(&b, "{\"time\":");
+	tb_uint(&b, p->time_ns / 1000000000);
+	tb_char(&b, '.');
+	tb_uint_width(&b, p->time_ns % 1000000000 / 1000, 6);
+	tb_json_key(&b, "pid");
+	tb_int(&b, pid);
+	tb_json_key(&b, "vm");
 	if (vm_id)
-		fprintf(f, "%u", vm_id);
+		tb_uint(&b, vm_id);
 	else
-		fputs("null", f);
-	fprintf(f, ",\"fd\":%d,\"ioctl\":\"%s\"", c->fd, c->ioctl->name);
+		tb_str(&b, "null");
+	tb_json_key(&b, "fd");
+	tb_int(&b, c->fd);
+	tb_json_key(&b, "ioctl");
+	tb_json_name(&b, c->ioctl->name);
 	if (c->ioctl->kind == KC_MODEL) {
-		char what[200];
-		kc_describe(c, what, sizeof(what)); /* no quote or backslash in it */
-		fprintf(f, ",\"call\":\"%s\"", what);
+		/* Names and numbers: nothing in it to escape. */
+		tb_json_key(&b, "call");
+		tb_char(&b, '"');
+		kc_describe_to(c, &b);
+		tb_char(&b, '"');
 	}
-	kc_trace_fields(c, hv, f);
+	kc_trace_fields(c, hv, &b);
+	tb_json_key(&b, "result");
 	if (result >= 0) {
-		fprintf(f, ",\"result\":%ld", result);
+		tb_int(&b, result);
 	} else {
 		const char *err = kc_errno_name((int)-result);
-		fprintf(f, ",\"result\":\"%s\"", err ? err : "error");
+		tb_json_name(&b, err ? err : "error");
 	}
-	fprintf(f, ",\"refused\":%s", p->refuse ? "true" : "false");
-	if (p->refuse)
-		fprintf(f, ",\"hit\":{\"base\":\"0x%llx\",\"last\":\"0x%llx\",\"what\":\"%s\"}",
-			(unsigned long long)hv->priv.base,
-			(unsigned long long)(hv->priv.base + hv->priv.size - 1), hv->priv.what);
-	else
-		fputs(",\"hit\":null", f);
+	tb_json_key(&b, "refused");
+	tb_str(&b, p->refuse ? "true" : "false");
+	tb_json_key(&b, "hit");
+	if (p->refuse) {
+		tb_str(&b, "{\"base\":\"");
+		tb_hex(&b, hv->priv.base);
+		tb_str(&b, "\",\"last\":\"");
+		tb_hex(&b, hv->priv.base + hv->priv.size - 1);
+		tb_str(&b, "\",\"what\":");
+		tb_json_name(&b, hv->priv.what);
+		tb_char(&b, '}');
+	} else {
+		tb_str(&b, "null");
+	}
 	if (p->vm) {
-		trace_hazards(s, p, result, f);
-		fputs(",\"models\":{", f);
-		for (unsigned m = 0; m < hm_model_count; m++)
-			fprintf(f, "%s\"%s\":\"%s\"", m ? "," : "", hm_models[m].name,
-				hm_refused(&p->v[m], s->ctx) ? "refuse" : "allow");
-		fputc('}', f);
+		trace_hazards(s, p, result, &b);
+		tb_json_key(&b, "models");
+		for (unsigned m = 0; m < hm_model_count; m++) {
+			tb_char(&b, m ? ',' : '{');
+			tb_json_name(&b, hm_models[m].name);
+			tb_char(&b, ':');
+			tb_json_name(&b, hm_refused(&p->v[m], s->ctx) ? "refuse" : "allow");
+		}
+		tb_char(&b, '}');
 	}
-	fputs("}\n", f);
-	/* A write per call would add a system call to every traced call: the lines go out
-	 * in batches, and all of them when the command ends (ks_finish). */
-	if (p->time - s->trace_flushed >= KS_TRACE_FLUSH_S) {
-		fflush(f);
-		s->trace_flushed = p->time;
+	tb_str(&b, "}\n");
+	t->len += tb_len(&b);
+	if (p->time_ns - t->flushed_ns >= KS_TRACE_FLUSH_NS) {
+		trace_flush(t);
+		t->flushed_ns = p->time_ns;
 	}
 }
 
@@ -278,8 +344,8 @@ void ks_announce(const struct ks_session *s, const struct ks_pending *p, bool fi
 	const struct hm_verdict *v = &p->v[s->host_index];
 	char what[200], why[700];
 
-	if (p->vm == NULL)
-		return;
+	if (p->vm == NULL || (!first_refusal && p->new_hazards == 0))
+		return; /* nothing to say: the common case, at every call */
 	kc_describe(&p->call, what, sizeof(what));
 	if (first_refusal) {
 		int err = hm_errno(v);
@@ -334,10 +400,9 @@ void ks_summary(const struct ks_session *s, FILE *out)
 
 void ks_finish(struct ks_session *s, FILE *out)
 {
-	if (s->trace == NULL)
+	if (s->trace.fd < 0)
 		return;
-	fclose(s->trace);
-	s->trace = NULL; /* a child that outlives the command is followed, not written */
+	trace_close(&s->trace); /* a child that outlives the command is followed, not written */
 	if (!s->no_summary)
 		ks_summary(s, out);
 }

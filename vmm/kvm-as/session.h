@@ -41,7 +41,21 @@ struct ks_proc {
 };
 
 /* How far behind the calls the trace file may be while the command runs. */
-#define KS_TRACE_FLUSH_S 0.2
+#define KS_TRACE_FLUSH_NS 200000000
+/* The longest --trace line: every field at its widest, all hazards named. */
+#define KS_TRACE_LINE_MAX 2048
+/* The lines are built in place here and written together: a write per call
+ * would add a system call to every traced call. */
+#define KS_TRACE_BUF (1 << 16)
+
+/* The --trace file. */
+struct ks_trace {
+	int fd;             /* -1: none (or closed by ks_finish) */
+	bool failed;        /* a write failed: said once, nothing more written */
+	size_t len;         /* bytes in buf not written yet */
+	int64_t flushed_ns; /* when buf last went out (a call's time) */
+	char buf[KS_TRACE_BUF];
+};
 
 struct ks_session {
 	const struct hm_model *host; /* the model whose refusals are applied */
@@ -49,11 +63,10 @@ struct ks_session {
 	enum hm_context ctx;         /* HM_LIVE_KERNEL, | HM_STRICT with --strict */
 	unsigned phys_bits;          /* each model VM's MAXPHYADDR (--phys-bits) */
 	bool no_summary;             /* --sweep's runs: the trace file alone */
-	FILE *trace;                 /* JSON lines, or NULL */
-	double trace_flushed;        /* when its buffer last went out (a call's time) */
 	unsigned vm_count, proc_count, proc_cap;
 	struct ks_vm **vms;
 	struct ks_proc *procs;
+	struct ks_trace trace; /* JSON lines, one per call; last: ks_init clears what is before it */
 };
 
 /* A call between its seccomp stop and its syscall exit. */
@@ -62,12 +75,13 @@ struct ks_pending {
 	struct ks_vm *vm; /* NULL: KVM_CREATE_VM or an fd that is no VM */
 	struct hm_verdict v[KS_MAX_MODELS];
 	bool refuse; /* the host model refuses: the call never reaches KVM */
-	double time;
+	int64_t time_ns; /* CLOCK_REALTIME at the seccomp stop, with --trace */
 	unsigned new_hazards; /* ks_end: the host model's hazards to name now (devices) */
 };
 
-/* Strictness off, phys_bits SR_PHYS_BITS_MAX: the caller sets them. */
-void ks_init(struct ks_session *s, const struct hm_model *host, FILE *trace);
+/* Strictness off, phys_bits SR_PHYS_BITS_MAX: the caller sets them.
+ * trace_fd: the --trace file's, or -1; the session writes and closes it. */
+void ks_init(struct ks_session *s, const struct hm_model *host, int trace_fd);
 void ks_free(struct ks_session *s);
 
 /* Process bookkeeping: a new process copies its parent's table (fork);
@@ -102,7 +116,8 @@ void ks_hazard_text(const struct kc_call *c, const struct hm_verdict *v, char *b
  * per VM, the address width it needs. */
 void ks_summary(const struct ks_session *s, FILE *out);
 
-/* When the command ends: with a trace, close it and print the summary. */
+/* When the command ends: with a trace, write the rest, close it and print
+ * the summary. */
 void ks_finish(struct ks_session *s, FILE *out);
 
 #endif

@@ -77,7 +77,6 @@ static _Noreturn void child(const struct sweep *sw, char **argv, int trace_fd, i
 {
 	struct ks_session s;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	FILE *trace;
 
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	if (null >= 0) {
@@ -85,9 +84,7 @@ static _Noreturn void child(const struct sweep *sw, char **argv, int trace_fd, i
 		dup2(null, STDOUT_FILENO);
 	}
 	dup2(err_fd, STDERR_FILENO);
-	if ((trace = fdopen(trace_fd, "w")) == NULL)
-		_exit(KA_EXIT_CANNOT_TRACE);
-	ks_init(&s, sw->model, trace);
+	ks_init(&s, sw->model, trace_fd);
 	s.ctx = HM_LIVE_KERNEL | (sw->a->strict ? HM_STRICT : 0);
 	s.phys_bits = sw->phys_bits;
 	s.no_summary = true;

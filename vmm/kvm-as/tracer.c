@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,11 +124,32 @@ static int read_mem(void *ctx, uint64_t addr, void *buf, size_t len)
 	return 0;
 }
 
-static double now(void)
+static int64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The ioctl's fd, request and argument at its seccomp stop. The syscall
+ * info is three words of the registers where GETREGS copies all of them;
+ * GETREGS where the kernel lacks it (before 5.3). */
+static bool ioctl_args(pid_t pid, uint64_t args[3])
+{
+	struct __ptrace_syscall_info info;
+	struct user_regs_struct regs;
+
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof(info), &info) > 0 &&
+	    info.op == PTRACE_SYSCALL_INFO_SECCOMP) {
+		memcpy(args, info.seccomp.args, 3 * sizeof(args[0]));
+		return true;
+	}
+	if (ptrace(PTRACE_GETREGS, pid, NULL, &regs))
+		return false;
+	args[0] = regs.rdi;
+	args[1] = regs.rsi;
+	args[2] = regs.rdx;
+	return true;
 }
 
 /* An fd that is a KVM VM but was not created under our eyes (inherited
@@ -161,22 +184,27 @@ static bool on_seccomp(struct ks_session *s, struct task *t)
 	struct user_regs_struct regs;
 	const struct kc_ioctl *k;
 	struct kc_call call;
+	uint64_t args[3];
 	int err;
 
-	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs))
+	if (!ioctl_args(t->pid, args))
 		return false;
-	k = kc_by_request((uint32_t)regs.rsi);
-	if (k == NULL || !kc_decode(k, (int)regs.rdi, regs.rdx, read_mem, &t->pid, &call))
+	k = kc_by_request((uint32_t)args[1]);
+	if (k == NULL || !kc_decode(k, (int)args[0], args[2], read_mem, &t->pid, &call))
 		return false; /* an unreadable argument: KVM gives the caller its EFAULT */
 	if (k->kind == KC_MODEL && ks_lookup(s, t->tgid, call.fd) == NULL && is_vm_fd(t->pid, call.fd))
 		ks_adopt(s, t->tgid, call.fd);
 	ks_begin(s, t->tgid, &call, &t->pending);
-	if (s->trace)
-		t->pending.time = now(); /* the trace line's; nothing else reads it */
+	if (s->trace.fd >= 0)
+		t->pending.time_ns = now_ns(); /* the trace line's; nothing else reads it */
 	t->in_call = true;
 	if (!t->pending.refuse)
 		return true;
 	err = hm_errno(&t->pending.v[s->host_index]); /* EEXIST, or EINVAL beyond --phys-bits */
+	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs)) {
+		t->in_call = false;
+		return false;
+	}
 	regs.orig_rax = (unsigned long long)-1;
 	regs.rax = (unsigned long long)-err;
 	if (ptrace(PTRACE_SETREGS, t->pid, NULL, &regs) == 0)
@@ -185,12 +213,15 @@ static bool on_seccomp(struct ks_session *s, struct task *t)
 	return false;
 }
 
+/* The result is rax alone: one word, not the whole register set. */
 static void on_syscall_exit(struct ks_session *s, struct task *t)
 {
-	struct user_regs_struct regs;
+	long rax;
 
-	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs) == 0)
-		finish_call(s, t, (long)regs.rax);
+	errno = 0;
+	rax = ptrace(PTRACE_PEEKUSER, t->pid, (void *)offsetof(struct user_regs_struct, rax), NULL);
+	if (errno == 0)
+		finish_call(s, t, rax);
 	t->in_call = false;
 }
 
@@ -328,7 +359,7 @@ static void tracer_setup(struct tracer *tr, int report)
 		kill(tr->main_pid, SIGKILL);
 	close(report);
 	keep[0] = tr->exec_gate;
-	keep[1] = tr->s->trace ? fileno(tr->s->trace) : -1;
+	keep[1] = tr->s->trace.fd;
 	drop_inherited_fds(keep, 2);
 	add_task(tr->s, tr->main_pid, true);
 }
