@@ -19,7 +19,7 @@ BENCH_ARGS ?=
 # (which makes musl's uapi links).
 FLOOR_TRACER := $(BENCH_DIR)/floor-tracer
 FLOOR_SRC := ci/bench/floor-tracer.c vmm/kvm-as/filter.c vmm/kvm-as/kvm_calls.c \
-	vmm/kvm-as/strace_parse.c vmm/hostmodel.c vmm/layout.c
+	vmm/kvm-as/strace_parse.c vmm/kvm-as/textbuf.c vmm/hostmodel.c vmm/layout.c
 
 # For ci/bench/l1-pairs (the pairs inside a TCG L1, which has no libc): static builds.
 BENCH_L1_PROGS := $(BENCH_DIR)/l1/paired $(BENCH_DIR)/l1/slot-calls
