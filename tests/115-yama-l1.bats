@@ -8,6 +8,8 @@
 # Logs: build/yama-l1/ (out.txt: the runs' lines and output; console.log, results.txt).
 load helpers
 load nested_helpers
+# shellcheck source=ci/l1/qemu-payload.bash
+. "$BATS_TEST_DIRNAME/../ci/l1/qemu-payload.bash"
 
 YAMA_UID=1000
 # WANT[SCOPE]: kvm-as as a user, then as root: works (traces) or refused (exit 3).
@@ -42,25 +44,6 @@ setup_file() {
 		--keep-log "$YAMA_OUT" --payload "$YAMA_OUT/payload" -- "$YAMA_OUT/payload/yama-l1" "$YAMA_UID" \
 		>"$YAMA_OUT/out.txt" 2>"$YAMA_OUT/in-l1.err" || rc=$?
 	echo "$rc" >"$YAMA_OUT/in-l1.rc"
-}
-
-# qemu_payload QEMU DIR: QEMU for an L1 without libc in DIR (qemu, ld.so, lib/, share/ with the
-# firmware q35 loads); prints why not, or nothing.
-qemu_payload() {
-	local qemu=$1 dir=$2 f src
-	[ -x "$qemu" ] || { echo "no qemu-system-x86_64 to run in L1 (apt-get install qemu-system-x86)" && return; }
-	mkdir -p "$dir/lib" "$dir/share"
-	cp "$qemu" "$dir/qemu"
-	ldd "$qemu" >"$dir.ldd" 2>&1 || { echo "ldd $qemu failed: $(head -n 1 "$dir.ldd")" && return; }
-	awk '$2 == "=>" && $3 ~ /^\// { print $3 }' "$dir.ldd" | xargs -r cp -L -t "$dir/lib/"
-	f=$(awk '$1 ~ /^\// { print $1 }' "$dir.ldd")
-	[ -r "$f" ] || { echo "ldd names no loader for $qemu" && return; }
-	cp -L "$f" "$dir/ld.so"
-	for f in bios-256k.bin kvmvapic.bin; do
-		for src in /usr/share/qemu/$f /usr/share/seabios/$f ""; do [ ! -r "$src" ] || break; done
-		[ -n "$src" ] || { echo "QEMU's firmware $f is missing (apt-get install qemu-system-x86 seabios)" && return; }
-		cp -L "$src" "$dir/share/"
-	done
 }
 
 setup() {

@@ -5,6 +5,9 @@
 # kvm-as against the ptrace floor (floor-tracer): the most one traced memslot call may cost.
 # shellcheck disable=SC2034 # for the sourcing scripts
 FLOOR_TARGET=1.30
+# kvm-as none over a whole QEMU boot (SeaBIOS, a boot sector, power-off): the most it may add.
+# shellcheck disable=SC2034
+QEMU_TARGET=1.05
 
 # paired_ratio FILE: "ratio low high" of B over A from paired's summary: 1 + the median
 # difference, and its 95% interval, over A's median.
