@@ -220,7 +220,9 @@ PY
 	cmp -s <(printf '%s\n' "$output") "$out/bench/l1-pairs/report.md" || fail "stdout is not report.md"
 	[ ! -e "$out/bench/l1-pairs/payload" ] || fail "the payload directory was left behind"
 	grep -q '^diff' "$out/bench/l1-pairs/kvm-as-floor.paired"
+	assert_output --regexp '\| the same boot: plain \(A\) vs under floor-tracer \(B\), the stops alone, 2 pairs \| [0-9.]+ ms \| [0-9.]+ ms \| [0-9.]+x \| [0-9.]+-[0-9.]+x \| reported \|'
 	grep -q '^diff' "$out/bench/l1-pairs/kvm-as-qemu.paired"
+	grep -q '^diff' "$out/bench/l1-pairs/floor-qemu.paired"
 }
 
 @test "ci/bench/l1-pairs --quick without QEMU's boot image: the QEMU row says why, the rest is measured" {
