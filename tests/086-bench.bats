@@ -195,6 +195,20 @@ PY
 	[ -s "$out/bench/setup-vs-size.png" ] && [ -s "$out/bench/touch-vs-size.png" ]
 }
 
+# l1_pairs_build: what ci/bench/l1-pairs needs, in $BATS_TEST_TMPDIR/build (its BUILD), or a skip.
+l1_pairs_build() {
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+	local kver out=$BATS_TEST_TMPDIR/build
+	kver=$(make --no-print-directory -s -C "$REPO_ROOT" images-kernel 2>/dev/null || true)
+	[ -n "$kver" ] || skip "no L1 kernel (make images)"
+	[ -r "$REPO_ROOT/build/images/$kver/initramfs.cpio.gz" ] || skip "no L1 image (make images)"
+	[ -x "$BENCH_BIN/l1/paired" ] || skip "no static bench programs (make bench-progs)"
+	[ -x "$BENCH_BIN/l1/slot-calls" ] || skip "no static bench programs (make bench-progs)"
+	mkdir -p "$out/bench/l1"
+	cp "$REPO_ROOT/build/vmm" "$REPO_ROOT/build/guest.elf" "$REPO_ROOT/build/kvm-as" "$out/"
+	cp "$BENCH_BIN/floor-tracer" "$out/bench/" && cp "$BENCH_BIN/l1/paired" "$BENCH_BIN/l1/slot-calls" "$out/bench/l1/"
+}
+
 @test "ci/bench/l1-pairs: an unknown argument or a missing program is exit 2 with one line" {
 	run_bench 2 "$REPO_ROOT/ci/bench/l1-pairs" --bogus
 	assert_equal "$stderr" "bench l1-pairs: unknown argument '--bogus' (see --help)"
@@ -203,15 +217,8 @@ PY
 }
 
 @test "ci/bench/l1-pairs --quick: kvm-as's pairs in a TCG L1, the floor's ratio against its target (smoke, ~30 s)" {
-	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
-	local kver
-	kver=$(make --no-print-directory -s -C "$REPO_ROOT" images-kernel 2>/dev/null || true)
-	[ -n "$kver" ] && [ -r "$REPO_ROOT/build/images/$kver/initramfs.cpio.gz" ] || skip "no L1 image (make images)"
-	[ -x "$BENCH_BIN/l1/paired" ] && [ -x "$BENCH_BIN/l1/slot-calls" ] || skip "no static bench programs (make bench-progs)"
+	l1_pairs_build
 	local out=$BATS_TEST_TMPDIR/build
-	mkdir -p "$out/bench/l1"
-	cp "$REPO_ROOT/build/vmm" "$REPO_ROOT/build/guest.elf" "$REPO_ROOT/build/kvm-as" "$out/"
-	cp "$BENCH_BIN/floor-tracer" "$out/bench/" && cp "$BENCH_BIN/l1/paired" "$BENCH_BIN/l1/slot-calls" "$out/bench/l1/"
 	mkdir -p "$out/guests" && cp "$REPO_ROOT/build/guests/qemu-boot.img" "$out/guests/"
 	BUILD=$out run_bench 0 "$REPO_ROOT/ci/bench/l1-pairs" --quick
 	assert_output --regexp '\| 1000 memslot calls: floor-tracer \(A\) vs kvm-as none --trace \(B\), 10 pairs \| [0-9.]+ ms \| [0-9.]+ ms \| [0-9.]+x \| [0-9.]+-[0-9.]+x \| at most 1\.30x: (met|missed) \|'
@@ -226,15 +233,8 @@ PY
 }
 
 @test "ci/bench/l1-pairs --quick without QEMU's boot image: the QEMU row says why, the rest is measured" {
-	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
-	local kver
-	kver=$(make --no-print-directory -s -C "$REPO_ROOT" images-kernel 2>/dev/null || true)
-	[ -n "$kver" ] && [ -r "$REPO_ROOT/build/images/$kver/initramfs.cpio.gz" ] || skip "no L1 image (make images)"
-	[ -x "$BENCH_BIN/l1/paired" ] && [ -x "$BENCH_BIN/l1/slot-calls" ] || skip "no static bench programs (make bench-progs)"
+	l1_pairs_build
 	local out=$BATS_TEST_TMPDIR/build
-	mkdir -p "$out/bench/l1"
-	cp "$REPO_ROOT/build/vmm" "$REPO_ROOT/build/guest.elf" "$REPO_ROOT/build/kvm-as" "$out/"
-	cp "$BENCH_BIN/floor-tracer" "$out/bench/" && cp "$BENCH_BIN/l1/paired" "$BENCH_BIN/l1/slot-calls" "$out/bench/l1/"
 	BUILD=$out run_bench 0 "$REPO_ROOT/ci/bench/l1-pairs" --quick
 	assert_output --partial "| a QEMU boot (SeaBIOS, boot sector, power-off): plain (A) vs under kvm-as none (B) | | | | | not measured: no $out/guests/qemu-boot.img (make guests) |"
 	assert_output --regexp '\| 1000 memslot calls: .* \| at most 1\.30x: (met|missed) \|'

@@ -18,7 +18,7 @@ BENCH_ARGS ?=
 # table links), built as kvm-as is (KVMAS_CC, static: the same start-up cost), after kvm-as
 # (which makes musl's uapi links).
 FLOOR_TRACER := $(BENCH_DIR)/floor-tracer
-FLOOR_SRC := ci/bench/floor-tracer.c vmm/kvm-as/filter.c vmm/kvm-as/kvm_calls.c \
+FLOOR_SRC := ci/bench/floor-tracer.c vmm/kvm-as/launch.c vmm/kvm-as/diagnose.c vmm/kvm-as/filter.c vmm/kvm-as/kvm_calls.c \
 	vmm/kvm-as/strace_parse.c vmm/kvm-as/textbuf.c vmm/hostmodel.c vmm/layout.c
 
 # For ci/bench/l1-pairs (the pairs inside a TCG L1, which has no libc): static builds.

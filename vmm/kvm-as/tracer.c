@@ -8,23 +8,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/ptrace.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "diagnose.h"
-#include "filter.h"
+#include "launch.h"
 
 /* One traced thread. */
 struct task {
 	pid_t pid, tgid;
 	bool in_call; /* between a seccomp stop and its syscall exit */
-	bool options_set; /* all our ptrace options (OPTIONS) */
+	bool options_set; /* all our ptrace options (KL_OPTIONS) */
 	struct ks_pending pending;
 };
 
@@ -241,62 +238,11 @@ static void say_killed(const char *cmd, int sig)
 	fprintf(stderr, "kvm-as: %s was killed by signal %d (%s)\n", cmd, sig, strsignal(sig));
 }
 
-/* Closes [from, to]; close_range where the kernel has it (5.9). */
-static void close_fds(int from, int to)
-{
-	if (from > to || syscall(SYS_close_range, (unsigned)from, (unsigned)to, 0U) == 0)
-		return;
-	for (int fd = from; fd <= to && fd < 65536; fd++)
-		close(fd);
-}
-
-/* The tracer keeps no fd of the caller's but stderr: a caller waiting for
- * EOF on a pipe (bats' fd 3, a $(...)) must not wait for it. Keeps the fds
- * in `keep` (-1: none), stdin and stdout become /dev/null. */
-static void drop_inherited_fds(int keep[], unsigned n)
-{
-	int null, from = 3;
-
-	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		close(null);
-	}
-	for (unsigned i = 1; i < n; i++) /* a handful: insertion sort */
-		for (unsigned j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-			int x = keep[j];
-			keep[j] = keep[j - 1];
-			keep[j - 1] = x;
-		}
-	for (unsigned i = 0; i < n; i++)
-		if (keep[i] >= from) {
-			close_fds(from, keep[i] - 1);
-			from = keep[i] + 1;
-		}
-	close_fds(from, 0x7fffffff);
-}
-
-/* Whether CMD was exec'ed: kvm-as's process writes a byte on `exec_gate`
- * when it fails before or at exec; the gate closes at a successful exec
- * (close-on-exec). Read once CMD's process has ended: it cannot block. */
-static bool cmd_ran(int exec_gate)
-{
-	char byte;
-	return read(exec_gate, &byte, 1) != 1;
-}
-
-/* No exec event at first: CMD's own exec needs no stop (the gate tells
- * whether it happened); each task gets them at its first stop. */
-#define FIRST_OPTIONS                                                                             \
-	(PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | \
-	 PTRACE_O_TRACEVFORK | PTRACE_O_EXITKILL)
-#define OPTIONS (FIRST_OPTIONS | PTRACE_O_TRACEEXEC)
-
 /* The tracer's state from one stop to the next. */
 struct tracer {
 	struct ks_session *s;
 	pid_t main_pid;   /* CMD's process (kvm-as's own) */
-	int exec_gate;    /* see cmd_ran() */
+	int exec_gate;    /* see kl_cmd_ran() */
 	const char *cmd;
 	int stop_signal;  /* the SIGINT, SIGTERM or SIGHUP the tracer got, or 0 */
 	bool finished;    /* CMD's process has ended (reported, not reaped) */
@@ -317,23 +263,16 @@ static void on_interrupt(int sig)
 	kill(signal_victim, SIGKILL);
 }
 
-/* Out of the terminal's process group: Ctrl-C is CMD's to handle; we
- * follow CMD's fate. Writing to the terminal from there must not stop us.
- * One blocking waitid per stop, as a minimal tracer has: no signalfd, whose
- * SIGCHLD would cost two more system calls at each stop. */
-static void tracer_signals(pid_t main_pid)
+/* kl_tracer's prepare: SIGINT, SIGTERM and SIGHUP sent to the tracer stop
+ * CMD. One blocking waitid per stop, as a minimal tracer has: no signalfd,
+ * whose SIGCHLD would cost two more system calls at each stop. */
+static void tracer_signals(void *ctx, pid_t main_pid)
 {
-	struct sigaction dfl = {.sa_handler = SIG_DFL}, ign = {.sa_handler = SIG_IGN};
 	struct sigaction stop = {.sa_handler = on_interrupt}; /* no SA_RESTART: waitid gets EINTR */
 	sigset_t mask;
 
-	setpgid(0, 0);
+	(void)ctx;
 	signal_victim = main_pid;
-	sigaction(SIGTTOU, &ign, NULL);
-	sigaction(SIGTTIN, &ign, NULL);
-	sigaction(SIGTSTP, &ign, NULL);
-	sigaction(SIGPIPE, &ign, NULL); /* a closed stderr must not end the tracing (EXITKILL) */
-	sigaction(SIGCHLD, &dfl, NULL); /* an ignored SIGCHLD would hide tracee exits */
 	sigaction(SIGINT, &stop, NULL);
 	sigaction(SIGTERM, &stop, NULL);
 	sigaction(SIGHUP, &stop, NULL);
@@ -342,26 +281,6 @@ static void tracer_signals(pid_t main_pid)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_UNBLOCK, &mask, NULL);
-}
-
-/* Seize CMD's process and tell it on `report`: "g", or "STAGE ERRNO" (and
- * the tracer ends). Then keep no fd of the caller's (drop_inherited_fds). */
-static void tracer_setup(struct tracer *tr, int report)
-{
-	int keep[2];
-
-	tracer_signals(tr->main_pid);
-	if (ptrace(PTRACE_SEIZE, tr->main_pid, NULL, (void *)(long)FIRST_OPTIONS)) {
-		dprintf(report, "ptrace %d", errno);
-		_exit(0);
-	}
-	if (write(report, "g", 1) != 1) /* CMD's process waits for this byte */
-		kill(tr->main_pid, SIGKILL);
-	close(report);
-	keep[0] = tr->exec_gate;
-	keep[1] = tr->s->trace.fd;
-	drop_inherited_fds(keep, 2);
-	add_task(tr->s, tr->main_pid, true);
 }
 
 /* A signal for the tracer itself: SIGINT, SIGTERM or SIGHUP stops CMD and
@@ -383,7 +302,7 @@ static void on_task_exit(struct tracer *tr, const siginfo_t *info)
 	pid_t pid = info->si_pid;
 
 	if (pid == tr->main_pid && !tr->finished) {
-		bool killed = info->si_code != CLD_EXITED, ran = cmd_ran(tr->exec_gate);
+		bool killed = info->si_code != CLD_EXITED, ran = kl_cmd_ran(tr->exec_gate);
 		if (killed && ran && !tr->stop_signal)
 			say_killed(tr->cmd, info->si_status);
 		if (ran)
@@ -426,7 +345,7 @@ static void on_stop(struct tracer *tr, const siginfo_t *info)
 	if (t == NULL)
 		t = add_task(tr->s, pid, false); /* a new thread or child: auto-attached */
 	if (!t->options_set)
-		t->options_set = ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(long)OPTIONS) == 0;
+		t->options_set = ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(long)KL_OPTIONS) == 0;
 	if (tr->stop_signal) {
 		kill(pid, SIGKILL);
 		ptrace(PTRACE_CONT, pid, NULL, NULL);
@@ -458,14 +377,19 @@ static void on_stop(struct tracer *tr, const siginfo_t *info)
 	}
 }
 
-/* The tracer: a grandchild of kvm-as's process, which becomes CMD. It never
- * returns. `report` gets "g" once CMD's process is seized, or "STAGE ERRNO". */
-static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, int exec_gate,
-			     const char *cmd)
-{
-	struct tracer tr = {.s = s, .main_pid = main_pid, .exec_gate = exec_gate, .cmd = cmd};
+struct follow_ctx {
+	struct ks_session *s;
+	const char *cmd;
+};
 
-	tracer_setup(&tr, report);
+/* kl_tracer's follow: every stop until every tracee is gone. Never returns. */
+static _Noreturn void follow(void *ctx, pid_t main_pid, int exec_gate)
+{
+	struct follow_ctx *f = ctx;
+	struct ks_session *s = f->s;
+	struct tracer tr = {.s = s, .main_pid = main_pid, .exec_gate = exec_gate, .cmd = f->cmd};
+
+	add_task(s, main_pid, true);
 	for (;;) {
 		siginfo_t next = {0};
 
@@ -484,99 +408,17 @@ static _Noreturn void tracer(struct ks_session *s, pid_t main_pid, int report, i
 		else if (next.si_code == CLD_TRAPPED || next.si_code == CLD_STOPPED)
 			on_stop(&tr, &next);
 	}
-	if (!tr.finished && cmd_ran(exec_gate))
+	if (!tr.finished && kl_cmd_ran(exec_gate))
 		ks_finish(s, stderr);
 	_exit(0);
 }
 
-/* Before exec: the tracer could not start or attach, or the filter failed. */
-static int cannot_trace(const char *cmd, const char *stage, int err)
-{
-	if (strcmp(stage, "ptrace") == 0 && err == EPERM) {
-		struct ka_ptrace_facts facts;
-		char hint[600];
-		ka_ptrace_facts_read(&facts);
-		ka_ptrace_hint(&facts, hint, sizeof(hint));
-		fprintf(stderr, "kvm-as: cannot trace %s: ptrace: %s: %s\n", cmd, strerror(err), hint);
-	} else
-		fprintf(stderr, "kvm-as: cannot trace %s: %s: %s\n", cmd, stage, strerror(err));
-	return KA_EXIT_CANNOT_TRACE;
-}
-
-/* Traced, before exec, when this process cannot become CMD: the gate tells
- * the tracer that what ends now is not CMD. Without SIGPIPE: a tracer gone
- * must not turn kvm-as's own exit code into a death by signal. */
-static void close_gate(int exec_gate)
-{
-	sigset_t pipe_only;
-
-	sigemptyset(&pipe_only);
-	sigaddset(&pipe_only, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &pipe_only, NULL);
-	if (write(exec_gate, "x", 1) != 1)
-		return;
-}
-
-/* CMD stays in this process (its caller's child, with kvm-as's pid, exit
- * status and signals, as without kvm-as); the tracer is a grandchild, as
- * with strace -D: no wait chain between the caller and CMD (a wrapper that
- * forks and waits adds its own wake-ups to every run), and CMD never has
- * the tracer as a child (a VMM reaping all its children would wait for it). */
 int kt_run(struct ks_session *s, char **argv)
 {
-	int report[2], exec_gate[2], err, read_err = 0, status;
-	char msg[64] = "", stage[16] = "";
-	bool ptracer_any;
-	pid_t self = getpid(), mid;
-	ssize_t n;
+	struct follow_ctx f = {.s = s, .cmd = argv[0]};
+	struct kl_tracer t = {
+		.name = "kvm-as", .keep_fd = s->trace.fd, .prepare = tracer_signals, .follow = follow, .ctx = &f,
+	};
 
-	if (pipe2(report, O_CLOEXEC) || pipe2(exec_gate, O_CLOEXEC | O_NONBLOCK))
-		return cannot_trace(argv[0], "pipe", errno);
-	/* yama ptrace_scope 1 lets a process trace only its descendants: allow
-	 * ours (any, as its pid is not known yet) until it has attached. */
-	ptracer_any = prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0) == 0;
-	fflush(NULL);
-	/* The middle child only forks the tracer and exits: vfork spares it a
-	 * copy of this process's memory map, which it would never use. */
-	if ((mid = vfork()) < 0)
-		return cannot_trace(argv[0], "fork", errno);
-	if (mid == 0) {
-		pid_t t = fork();
-		if (t == 0) {
-			close(report[0]);
-			close(exec_gate[1]);
-			tracer(s, self, report[1], exec_gate[0], argv[0]);
-		}
-		_exit(t < 0 ? 1 : 0);
-	}
-	close(report[1]);
-	close(exec_gate[0]);
-	while (waitpid(mid, &status, 0) < 0 && errno == EINTR) /* CMD gets no zombie */
-		;
-	/* While the tracer starts: the filter stops nothing before exec. */
-	err = kf_install();
-	while ((n = read(report[0], msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
-		;
-	read_err = n < 0 ? errno : EAGAIN; /* EOF: the tracer was never forked */
-	close(report[0]);
-	if (ptracer_any)
-		prctl(PR_SET_PTRACER, 0, 0, 0, 0);
-	if (n != 1 || msg[0] != 'g') {
-		msg[n > 0 ? n : 0] = '\0';
-		if (sscanf(msg, "%15s %d", stage, &err) != 2)
-			return cannot_trace(argv[0], "fork", read_err);
-		return cannot_trace(argv[0], stage, err);
-	}
-	/* Traced from here: leave with _exit (LeakSanitizer cannot run under ptrace). */
-	if (err != 0) {
-		close_gate(exec_gate[1]);
-		cannot_trace(argv[0], "installing the seccomp filter failed", err);
-		_exit(KA_EXIT_CANNOT_TRACE);
-	}
-	execvp(argv[0], argv);
-	err = errno;
-	close_gate(exec_gate[1]);
-	fprintf(stderr, "kvm-as: %s: %s%s\n", argv[0], err == ENOENT ? "command not found" : strerror(err),
-		err == ENOENT ? " (check the name and PATH)" : "");
-	_exit(err == ENOENT ? KA_EXIT_NOT_FOUND : KA_EXIT_NOT_EXECUTABLE);
+	return kl_run(&t, argv);
 }
