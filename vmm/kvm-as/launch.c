@@ -1,3 +1,4 @@
+/* kl_run: CMD under a tracer, the start-up kvm-as and floor-tracer share (launch.h). */
 #include "launch.h"
 
 #include <errno.h>
