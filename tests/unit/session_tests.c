@@ -184,7 +184,12 @@ static void test_session_strict_and_width(void)
 
 	if (out == NULL)
 		abort();
-	ks_init(&s, hm_model_find("none"), -1);
+	int tf = memfd_create("trace", MFD_CLOEXEC);
+	char trace[8192];
+
+	if (tf < 0)
+		abort();
+	ks_init(&s, hm_model_find("none"), dup(tf));
 	s.ctx = HM_LIVE_KERNEL | HM_STRICT;
 	s.phys_bits = 36;
 	new_vm(&s, &p);
@@ -209,7 +214,11 @@ static void test_session_strict_and_width(void)
 	fclose(out);
 	free(said);
 	free(summary);
-	ks_free(&s);
+	ks_free(&s); /* writes the trace */
+	read_back(tf, trace, sizeof(trace));
+	close(tf);
+	CHECK_HAS(trace, "\"refused\":true,\"hit\":{\"base\":\"0xfec00000\",\"last\":\"0xfec00fff\",\"what\":\"", "the hazard refused: the IOAPIC page it hits");
+	CHECK_HAS(trace, "\"result\":\"EINVAL\",\"refused\":true,\"hit\":{\"base\":\"0x1000000000\",\"last\":\"0xffffffffffffffff\",\"what\":\"the guest-physical addresses above the host's MAXPHYADDR\"}", "beyond 36 bits: what it hits");
 	/* the width alone, in the host model's own words */
 	{
 		struct kc_call c = {.ioctl = kc_by_name(REGION, strlen(REGION)), .modelled = true};

@@ -103,24 +103,16 @@ static void describe_slot(const struct kc_call *c, struct tbuf *b)
 	tb_hex(b, e->flags);
 }
 
-static void json_hex(struct tbuf *b, const char *key, uint64_t v)
-{
-	tb_json_key(b, key);
-	tb_char(b, '"');
-	tb_hex(b, v);
-	tb_char(b, '"');
-}
-
 static void trace_slot(const struct kc_call *c, const struct hm_verdict *v, struct tbuf *b)
 {
 	tb_json_key(b, "slot");
 	tb_uint(b, c->ev.slot);
 	tb_json_key(b, "flags");
 	tb_uint(b, c->ev.flags);
-	json_hex(b, "gpa", c->ev.gpa);
-	json_hex(b, "size", c->ev.size);
+	tb_json_hex(b, "gpa", c->ev.gpa);
+	tb_json_hex(b, "size", c->ev.size);
 	if (c->ev.size)
-		json_hex(b, "last", c->ev.gpa + c->ev.size - 1);
+		tb_json_hex(b, "last", c->ev.gpa + c->ev.size - 1);
 	tb_json_key(b, "change");
 	tb_json_name(b, hm_change_name(v->change));
 }
@@ -269,7 +261,7 @@ static void describe_gpa(const struct kc_call *c, struct tbuf *b)
 static void trace_gpa(const struct kc_call *c, const struct hm_verdict *v, struct tbuf *b)
 {
 	(void)v;
-	json_hex(b, "gpa", c->ev.gpa);
+	tb_json_hex(b, "gpa", c->ev.gpa);
 }
 
 static const char *parse_tss(const char *arg, struct kc_call *c, bool *arg_known)

@@ -179,11 +179,9 @@ static void trace_hazards(const struct ks_session *s, const struct ks_pending *p
 			continue;
 		tb_str(b, n++ ? ",{\"device\":" : "[{\"device\":");
 		tb_json_name(b, dev->key);
-		tb_str(b, ",\"base\":\"");
-		tb_hex(b, dev->gpa);
-		tb_str(b, "\",\"last\":\"");
-		tb_hex(b, dev->gpa + dev->size - 1);
-		tb_str(b, "\",\"slot\":");
+		tb_json_hex(b, "base", dev->gpa);
+		tb_json_hex(b, "last", dev->gpa + dev->size - 1);
+		tb_json_key(b, "slot");
 		tb_uint(b, by->slot);
 		tb_str(b, ",\"models\":[");
 		for (unsigned m = 0; m < hm_model_count; m++)
@@ -274,11 +272,11 @@ static void trace_line(struct ks_session *s, pid_t pid, const struct ks_pending 
 	tb_str(&b, p->refuse ? "true" : "false");
 	tb_json_key(&b, "hit");
 	if (p->refuse) {
-		tb_str(&b, "{\"base\":\"");
+		tb_str(&b, "{\"base\":\""); /* the object's first field: no comma */
 		tb_hex(&b, hv->priv.base);
-		tb_str(&b, "\",\"last\":\"");
-		tb_hex(&b, hv->priv.base + hv->priv.size - 1);
-		tb_str(&b, "\",\"what\":");
+		tb_char(&b, '"');
+		tb_json_hex(&b, "last", hv->priv.base + hv->priv.size - 1);
+		tb_json_key(&b, "what");
 		tb_json_name(&b, hv->priv.what);
 		tb_char(&b, '}');
 	} else {

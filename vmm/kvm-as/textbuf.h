@@ -60,6 +60,15 @@ static inline void tb_json_key(struct tbuf *b, const char *key)
 	tb_bytes(b, "\":", 2);
 }
 
+/* ,"key":"0x1f": an address or a size, as every --trace field has them. */
+static inline void tb_json_hex(struct tbuf *b, const char *key, uint64_t v)
+{
+	tb_json_key(b, key);
+	tb_bytes(b, "\"", 1);
+	tb_hex(b, v);
+	tb_bytes(b, "\"", 1);
+}
+
 /* Whether `s` can go in quotes as it is (tb_json_name). */
 bool tb_json_plain(const char *s);
 
