@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The interleaved pairs' rule, in one place (ci/bench/paired measures; this reads): sourced by
+# The interleaved pairs' rules, in one place (ci/bench/paired measures; this reads): sourced by
 # ci/bench/run and ci/bench/l1-pairs. Nothing runs when it is sourced.
 
 # kvm-as against the ptrace floor (floor-tracer): the most one traced memslot call may cost.
@@ -15,3 +15,7 @@ paired_ratio() {
 	awk -F'\t' '$1 == "a" { a = $4 } $1 == "diff" { d = $2; lo = $3; hi = $4 }
 		END { printf "%.3f %.3f %.3f\n", 1 + d / a, 1 + lo / a, 1 + hi / a }' "$1"
 }
+
+# target_met VALUE TARGET: "met" when VALUE <= TARGET, else "missed". Given a 95% interval's
+# high end, a ratio within the noise of its target is not met.
+target_met() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "met" : "missed" }'; }
