@@ -33,7 +33,8 @@ L1_ACCELS="tcg kvm bochs"
 L1_PHYS_BITS=${L1_PHYS_BITS:-}
 export L1_PHYS_BITS
 # QEMU's q35 needs 36 bits: it refuses fewer with L1's memory and PCI windows.
-L1_PHYS_BITS_RANGE="36 to 52"
+L1_PHYS_BITS_MIN=36 L1_PHYS_BITS_MAX=52
+L1_PHYS_BITS_RANGE="$L1_PHYS_BITS_MIN to $L1_PHYS_BITS_MAX"
 L1_BOCHS_IPS=${L1_BOCHS_IPS:-1000000000}
 
 l1_accel_missing() {
@@ -67,7 +68,7 @@ l1_accel_emulator() { if [[ $1 == bochs ]]; then echo Bochs; else echo QEMU; fi;
 # QEMU per cell keeps the cores busy in parallel.
 l1_accel_shares_boots() { [[ $1 == bochs ]]; }
 
-l1_phys_bits_ok() { [[ $1 =~ ^(3[6-9]|4[0-9]|5[0-2])$ ]]; }
+l1_phys_bits_ok() { [[ $1 =~ ^[1-9][0-9]$ ]] && (($1 >= L1_PHYS_BITS_MIN && $1 <= L1_PHYS_BITS_MAX)); }
 
 l1_accel_phys_bits_missing() {
 	case $1 in

@@ -26,18 +26,18 @@ diff_model_runs() {
 	for i in "${!CELL[@]}"; do
 		[[ -n ${L1_COMPARE[${C_L[i]}]:-} && ${C_VERDICT[i]} != SKIP ]] || continue
 		for cmp in ${L1_COMPARE[${C_L[i]}]}; do
-		awk -F'\t' -v m="${CELL[i]}" -v k="${C_K[i]}/$cmp" '
-			FNR == 1 { next }
-			$6 == "skip" || $4 == "-" { next }
-			$1 == k { krc[$2] = $4 }
-			$1 == m { mrc[$2] = $4; order[++n] = $2 }
-			END {
-				for (j = 1; j <= n; j++) {
-					t = order[j]
-					if (!(t in krc)) continue
-					printf "%s\t%s\t%s\t%s\t%s\t%s\n", m, k, t, krc[t], mrc[t], (krc[t] == mrc[t]) ? "yes" : "NO"
-				}
-			}' "$CI_OUT/runs.tsv"
+			awk -F'\t' -v m="${CELL[i]}" -v k="${C_K[i]}/$cmp" '
+				FNR == 1 { next }
+				$6 == "skip" || $4 == "-" { next }
+				$1 == k { krc[$2] = $4 }
+				$1 == m { mrc[$2] = $4; order[++n] = $2 }
+				END {
+					for (j = 1; j <= n; j++) {
+						t = order[j]
+						if (!(t in krc)) continue
+						printf "%s\t%s\t%s\t%s\t%s\t%s\n", m, k, t, krc[t], mrc[t], (krc[t] == mrc[t]) ? "yes" : "NO"
+					}
+				}' "$CI_OUT/runs.tsv"
 		done
 	done
 }
